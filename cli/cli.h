@@ -1,0 +1,52 @@
+/* The command line: `nook oci VERB` (and nook-runc) is runc's interface, one file per verb. */
+#ifndef NOOK_CLI_H
+#define NOOK_CLI_H
+
+#include <stdbool.h>
+#include <getopt.h>
+
+#include "common/error.h"
+
+/* Options that come before the verb, as runc's global flags. */
+struct oci_globals
+{
+  const char *root;
+  const char *log;
+  const char *log_format;
+  bool debug;
+  bool systemd_cgroup;
+};
+
+struct oci_command
+{
+  const char *name;
+  int (*run)(const struct oci_globals *g, int argc, char **argv);
+  const char *summary;
+};
+
+/* Exit codes: 0 success, 1 any error of nook's (runc's convention for the OCI layer). */
+#define OCI_EXIT_ERROR 1
+
+int cmd_oci(int argc, char **argv);
+
+int cmd_spec(const struct oci_globals *g, int argc, char **argv);
+int cmd_create(const struct oci_globals *g, int argc, char **argv);
+int cmd_start(const struct oci_globals *g, int argc, char **argv);
+int cmd_run(const struct oci_globals *g, int argc, char **argv);
+int cmd_state(const struct oci_globals *g, int argc, char **argv);
+int cmd_kill(const struct oci_globals *g, int argc, char **argv);
+int cmd_delete(const struct oci_globals *g, int argc, char **argv);
+int cmd_list(const struct oci_globals *g, int argc, char **argv);
+
+/* Prints err once (stderr and --log) and returns OCI_EXIT_ERROR. */
+int cli_fail(struct nook_error *err);
+/* Prints a usage error for a verb and returns OCI_EXIT_ERROR. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses options with getopt_long_only (runc accepts -flag and --flag); "+" semantics: stops
+ * at the first argument.  Returns the option, -1 at the end, or '?' after printing an error. */
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *verb);
+/* Exactly n positional arguments remain after optind, or a usage error. */
+int cli_want_args(int argc, char **argv, int n, const char *verb, const char *what);
+bool cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,532 @@
+/* create and run: the parent side of a new container (see init.h for the sync protocol). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/container.h"
+#include "runtime/hooks.h"
+#include "runtime/init.h"
+#include "runtime/lifecycle.h"
+#include "runtime/namespaces.h"
+#include "runtime/terminal.h"
+
+/* Everything a create or run holds until the init is ready. */
+struct spawn
+{
+  const struct nook_create_opts *o;
+  struct nook_spec *spec;
+  char *raw;
+  size_t raw_len;
+  char *bundle;
+  char *rootfs;
+  int dirfd;
+  struct nook_state st;
+  struct nook_ns_plan ns;
+  int sync_fd;    /* parent's end */
+  int relay_fd;   /* run in the foreground with a terminal: receives the pty master */
+  pid_t child;    /* the process nook cloned: the init, or the first stage */
+  int init_pidfd; /* the init, once known */
+  bool hooks_started;
+  bool foreground;
+};
+
+static void spawn_release(struct spawn *s)
+{
+  nook_spec_free(s->spec);
+  free(s->raw);
+  free(s->bundle);
+  free(s->rootfs);
+  free(s->st.created);
+  nook_ns_plan_close(&s->ns);
+  if (s->dirfd >= 0)
+    close(s->dirfd);
+  if (s->sync_fd >= 0)
+    close(s->sync_fd);
+  if (s->relay_fd >= 0)
+    close(s->relay_fd);
+  if (s->init_pidfd >= 0)
+    close(s->init_pidfd);
+}
+
+/* What create needs beyond the spec's own validation. */
+static int check_spec(const struct spawn *s, struct nook_error **err)
+{
+  const struct nook_spec *spec = s->spec;
+
+  if (nook_spec_namespace(spec, NOOK_NS_MOUNT) == NULL)
+    return nook_error_setx(err, EINVAL, "config.json: linux.namespaces: a mount namespace is required");
+  if ((spec->hostname && *spec->hostname) && nook_spec_namespace(spec, NOOK_NS_UTS) == NULL)
+    return nook_error_setx(err, EINVAL,
+                          "config.json: hostname: cannot set a hostname without a uts namespace");
+  if (spec->process->terminal && s->o->console_socket == NULL && !s->foreground)
+    return nook_error_setx(err, EINVAL, "config.json: process.terminal is true: "
+                                       "--console-socket is required when detached");
+  if (!spec->process->terminal && s->o->console_socket)
+    return nook_error_setx(err, EINVAL,
+                          "--console-socket given but config.json: process.terminal is false");
+  return 0;
+}
+
+static int load_bundle(struct spawn *s, struct nook_error **err)
+{
+  const char *bundle = s->o->bundle ? s->o->bundle : ".";
+  _cleanup_free_ char *root = NULL;
+
+  if (nook_realpath(bundle, &s->bundle, err) < 0)
+    return nook_error_prefix(err, "bundle");
+  if (nook_spec_load(s->bundle, &s->spec, &s->raw, &s->raw_len, err) < 0)
+    return -1;
+  if (nook_spec_validate(s->spec, err) < 0 || check_spec(s, err) < 0)
+    return -1;
+  root = s->spec->root->path[0] == '/' ? xstrdup(s->spec->root->path)
+                                       : xasprintf("%s/%s", s->bundle, s->spec->root->path);
+  if (nook_realpath(root, &s->rootfs, err) < 0)
+    return nook_error_prefix(err, "config.json: root.path");
+  return 0;
+}
+
+static int connect_unix(const char *path, int *ret_fd, struct nook_error **err)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  _cleanup_close_ int fd = -1;
+
+  if (strlen(path) >= sizeof(addr.sun_path))
+    return nook_error_set(err, ENAMETOOLONG, "--console-socket `%s`", path);
+  memcpy(addr.sun_path, path, strlen(path) + 1);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+    return nook_error_set(err, errno, "--console-socket: connect to `%s`", path);
+  *ret_fd = TAKE_FD(fd);
+  return 0;
+}
+
+/* Writes the pid file through a temporary file in its directory, as runc does. */
+static int write_pid_file(const char *path, pid_t pid, struct nook_error **err)
+{
+  _cleanup_free_ char *dir_copy = xstrdup(path);
+  _cleanup_free_ char *base_copy = xstrdup(path);
+  _cleanup_close_ int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+
+  if (dfd < 0)
+    return nook_error_set(err, errno, "--pid-file: open the directory of `%s`", path);
+  if (nook_write_file_atomic_at(dfd, basename(base_copy), buf, (size_t)n, 0644, err) < 0)
+    return nook_error_prefix(err, "--pid-file");
+  return 0;
+}
+
+static int run_runtime_hooks(struct spawn *s, struct nook_error **err)
+{
+  const struct nook_hooks *h = &s->spec->hooks;
+  _cleanup_free_ char *state = nook_state_oci_json(&s->st, NOOK_STATUS_CREATING, false);
+
+  s->hooks_started = true;
+  if (nook_hooks_run(h->prestart, h->n_prestart, "prestart", state, err) < 0)
+    return -1;
+  return nook_hooks_run(h->create_runtime, h->n_create_runtime, "createRuntime", state, err);
+}
+
+static int learn_init(struct spawn *s, pid_t pid, struct nook_error **err)
+{
+  s->st.pid = pid;
+  s->init_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (s->init_pidfd < 0)
+    return nook_error_setx(err, errno, "the container's init exited during setup");
+  if (nook_proc_start_time(pid, &s->st.pid_start) < 0)
+    return nook_error_setx(err, ESRCH, "the container's init exited during setup");
+  return 0;
+}
+
+/* The parent's half of sync steps 1-4. */
+static int sync_with_init(struct spawn *s, struct nook_error **err)
+{
+  bool userns = s->ns.new_flags & CLONE_NEWUSER;
+  int pid = s->child;
+
+  if (userns)
+    {
+      /* sync step 1 */
+      if (nook_sync_expect(s->sync_fd, NOOK_SYNC_USERMAP, NULL, err) < 0
+          || nook_userns_write_maps(s->child, s->spec, err) < 0
+          || nook_sync_send(s->sync_fd, NOOK_SYNC_USERMAP_DONE, 0, NULL, err) < 0)
+        return -1;
+    }
+  if (s->ns.two_stage)
+    {
+      /* sync step 2 */
+      if (nook_sync_expect(s->sync_fd, NOOK_SYNC_PID, &pid, err) < 0)
+        return -1;
+      while (waitpid(s->child, NULL, 0) < 0 && errno == EINTR)
+        ;
+      s->child = 0;
+    }
+  if (learn_init(s, pid, err) < 0)
+    return -1;
+  if (nook_state_write(s->dirfd, &s->st, err) < 0)
+    return -1;
+  if (nook_init_needs_hooks_sync(s->spec))
+    {
+      /* sync step 3 */
+      if (nook_sync_expect(s->sync_fd, NOOK_SYNC_HOOKS, NULL, err) < 0
+          || run_runtime_hooks(s, err) < 0
+          || nook_sync_send(s->sync_fd, NOOK_SYNC_HOOKS_DONE, pid, NULL, err) < 0)
+        return -1;
+    }
+  /* sync step 4 */
+  return nook_sync_expect(s->sync_fd, NOOK_SYNC_READY, NULL, err);
+}
+
+static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_error **err)
+{
+  int fds[2];
+  pid_t pid;
+
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+    return nook_error_set(err, errno, "socketpair");
+  pid = (pid_t)syscall(SYS_clone, (s->ns.two_stage ? 0 : s->ns.new_flags) | SIGCHLD, NULL, NULL,
+                       NULL, NULL);
+  if (pid < 0)
+    {
+      int e = errno;
+      close(fds[0]);
+      close(fds[1]);
+      return nook_error_set(err, e, "clone the container's init");
+    }
+  if (pid == 0)
+    {
+      struct nook_init_args a = {
+        .spec = s->spec,
+        .id = s->o->id,
+        .rootfs = s->rootfs,
+        .bundle = s->bundle,
+        .ns = &s->ns,
+        .sync_fd = fds[1],
+        .fifo_fd = fifo_fd,
+        .console_fd = console_fd,
+        .preserve_fds = s->o->preserve_fds,
+        .no_pivot = s->o->no_pivot,
+        .no_new_keyring = s->o->no_new_keyring,
+      };
+      /* The state directory's fd carries the flock that `start` and `delete` wait for. */
+      close(fds[0]);
+      close(s->dirfd);
+      if (s->relay_fd >= 0)
+        close(s->relay_fd);
+      nook_init_main(&a);
+    }
+  close(fds[1]);
+  s->sync_fd = fds[0];
+  s->child = pid;
+  return 0;
+}
+
+/* Sets the console up for the init: the --console-socket, or for a foreground run a
+ * socketpair whose other end nook keeps to receive the pty master. */
+static int open_console(struct spawn *s, int *ret_console_fd, struct nook_error **err)
+{
+  int sp[2];
+
+  *ret_console_fd = -1;
+  if (!s->spec->process->terminal)
+    return 0;
+  if (s->o->console_socket)
+    return connect_unix(s->o->console_socket, ret_console_fd, err);
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+    return nook_error_set(err, errno, "socketpair");
+  s->relay_fd = sp[0];
+  *ret_console_fd = sp[1];
+  return 0;
+}
+
+/* Undoes a failed create: the init and its state go; poststop hooks run if the runtime
+ * hooks did (runtime-spec: a failed create continues the lifecycle at delete). */
+static void spawn_abort(struct spawn *s)
+{
+  if (s->init_pidfd >= 0)
+    syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
+  if (s->child > 0)
+    {
+      kill(s->child, SIGKILL);
+      while (waitpid(s->child, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  if (s->init_pidfd >= 0 && s->st.pid != s->child)
+    nook_lifecycle_wait_exit(s->init_pidfd, 5000);
+  if (s->hooks_started)
+    nook_lifecycle_poststop(s->spec, &s->st);
+  if (s->dirfd >= 0)
+    nook_state_dir_remove(s->o->root, s->o->id, NULL);
+}
+
+/* create, and the first half of run: on return the init waits for START (run) or for
+ * exec.fifo (create) and the state says "created". */
+static int spawn(struct spawn *s, bool create, struct nook_error **err)
+{
+  _cleanup_close_ int fifo_fd = -1;
+  _cleanup_close_ int console_fd = -1;
+
+  if (load_bundle(s, err) < 0)
+    return -1;
+  if (nook_state_dir_create(s->o->root, s->o->id, &s->dirfd, err) < 0)
+    return -1;
+  s->st.id = (char *)s->o->id;
+  s->st.bundle = s->bundle;
+  s->st.rootfs = s->rootfs;
+  s->st.created = nook_time_rfc3339();
+  s->st.owner = (char *)"";
+  s->st.own_pidns = (s->ns.new_flags & CLONE_NEWPID) != 0;
+  s->st.annotations = s->spec->annotations;
+  s->st.n_annotations = s->spec->n_annotations;
+
+  if (nook_write_file_atomic_at(s->dirfd, "config.json", s->raw, s->raw_len, 0600, err) < 0)
+    goto fail;
+  if (create)
+    {
+      if (mkfifoat(s->dirfd, "exec.fifo", 0600) < 0)
+        {
+          nook_error_set(err, errno, "create exec.fifo");
+          goto fail;
+        }
+      fifo_fd = openat(s->dirfd, "exec.fifo", O_RDWR | O_CLOEXEC);
+      if (fifo_fd < 0)
+        {
+          nook_error_set(err, errno, "open exec.fifo");
+          goto fail;
+        }
+    }
+  if (open_console(s, &console_fd, err) < 0 || nook_ns_plan_init(s->spec, &s->ns, err) < 0)
+    goto fail;
+  s->st.own_pidns = (s->ns.new_flags & CLONE_NEWPID) || s->ns.join_fds[NOOK_NS_PID] >= 0;
+  if (clone_init(s, fifo_fd, console_fd, err) < 0)
+    goto fail;
+  if (sync_with_init(s, err) < 0)
+    goto fail;
+  if (!s->ns.two_stage)
+    s->child = 0; /* from here on it is the init, followed through init_pidfd */
+  s->st.created_done = true;
+  if (nook_state_write(s->dirfd, &s->st, err) < 0)
+    goto fail;
+  if (s->o->pid_file && write_pid_file(s->o->pid_file, s->st.pid, err) < 0)
+    goto fail;
+  return 0;
+
+fail:
+  spawn_abort(s);
+  return -1;
+}
+
+static void spawn_init(struct spawn *s, const struct nook_create_opts *o)
+{
+  *s = (struct spawn){ .o = o, .dirfd = -1, .sync_fd = -1, .relay_fd = -1, .init_pidfd = -1 };
+  for (int i = 0; i < NOOK_NS_COUNT; i++)
+    s->ns.join_fds[i] = -1;
+}
+
+int nook_container_create(const struct nook_create_opts *o, struct nook_error **err)
+{
+  struct spawn s;
+  int r;
+
+  spawn_init(&s, o);
+  r = spawn(&s, true, err);
+  spawn_release(&s);
+  return r;
+}
+
+/* sync step 5: lets the init exec and waits for the close-on-exec socket to close. */
+static int start_init(struct spawn *s, struct nook_error **err)
+{
+  struct nook_sync_msg m;
+  char text[NOOK_SYNC_TEXT_MAX];
+  struct nook_error *local = NULL;
+  int r;
+
+  if (nook_sync_send(s->sync_fd, NOOK_SYNC_START, 0, NULL, err) < 0)
+    return -1;
+  r = nook_sync_recv(s->sync_fd, &m, text, sizeof(text), &local);
+  nook_error_free(local);
+  if (r == -EPIPE)
+    return 0;
+  if (r == 0 && m.type == NOOK_SYNC_ERROR)
+    return nook_error_set(err, 0, "%s", text);
+  return nook_error_setx(err, EPROTO, "sync: unexpected message after start");
+}
+
+static int run_poststart(struct spawn *s)
+{
+  struct nook_error *e = NULL;
+  _cleanup_free_ char *state = NULL;
+
+  if (s->spec->hooks.n_poststart == 0)
+    return 0;
+  state = nook_state_oci_json(&s->st, NOOK_STATUS_RUNNING, false);
+  if (nook_hooks_run(s->spec->hooks.poststart, s->spec->hooks.n_poststart, "poststart", state, &e) < 0)
+    {
+      nook_warn("%s", e->msg);
+      nook_error_free(e);
+    }
+  return 0;
+}
+
+static int status_code(int wstatus)
+{
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
+  return 255;
+}
+
+/* Copies what is readable on from to to; returns false at EOF or error. */
+static bool pump(int from, int to)
+{
+  char buf[8192];
+  ssize_t n = read(from, buf, sizeof(buf));
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0)
+    return false;
+  return nook_write_all(to, buf, (size_t)n) >= 0;
+}
+
+/* The foreground loop: signals are forwarded, children reaped, the terminal relayed, until
+ * the init exits.  Returns its exit code. */
+static int foreground_wait(struct spawn *s, int sigfd, int master)
+{
+  struct pollfd pfd[3] = {
+    { .fd = sigfd, .events = POLLIN },
+    { .fd = master >= 0 ? STDIN_FILENO : -1, .events = POLLIN },
+    { .fd = master, .events = POLLIN },
+  };
+  int code = -1;
+
+  while (code < 0)
+    {
+      struct signalfd_siginfo si;
+      if (poll(pfd, 3, -1) < 0)
+        continue;
+      if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+        if (!pump(master, STDOUT_FILENO))
+          pfd[2].fd = -1;
+      if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+        if (!pump(STDIN_FILENO, master))
+          pfd[1].fd = -1;
+      if (!(pfd[0].revents & POLLIN) || read(sigfd, &si, sizeof(si)) != sizeof(si))
+        continue;
+      if (si.ssi_signo == SIGCHLD)
+        {
+          int ws;
+          pid_t p;
+          while ((p = waitpid(-1, &ws, WNOHANG)) > 0)
+            if (p == s->st.pid)
+              code = status_code(ws);
+        }
+      else if (si.ssi_signo == SIGWINCH && master >= 0)
+        nook_terminal_copy_size(STDIN_FILENO, master);
+      else if (si.ssi_signo != SIGURG)
+        syscall(SYS_pidfd_send_signal, s->init_pidfd, si.ssi_signo, NULL, 0);
+    }
+  /* What the container wrote just before it exited is still in the pty. */
+  while (master >= 0 && pfd[2].fd >= 0 && poll(&pfd[2], 1, 0) > 0 && pump(master, STDOUT_FILENO))
+    ;
+  return code;
+}
+
+static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct nook_error **err)
+{
+  _cleanup_close_ int master = -1;
+  struct termios saved;
+  bool raw = false;
+  int code;
+
+  if (s->relay_fd >= 0)
+    {
+      char name[64] = "";
+      if (nook_unix_recv_fd(s->relay_fd, &master, name, sizeof(name) - 1, err) < 0)
+        return nook_error_prefix(err, "receive the container's pty");
+      nook_terminal_copy_size(STDIN_FILENO, master);
+      if (isatty(STDIN_FILENO))
+        raw = nook_terminal_make_raw(STDIN_FILENO, &saved, NULL) == 0;
+    }
+  if (start_init(s, err) < 0)
+    {
+      /* execve failed: the init exits 127 or 126, which becomes run's exit code. */
+      nook_error_log("%s", (*err)->msg);
+      nook_error_freep(err);
+    }
+  run_poststart(s);
+  code = foreground_wait(s, sigfd, master);
+  if (raw)
+    nook_terminal_restore(STDIN_FILENO, &saved);
+  *ret_status = code;
+  if (!s->o->keep)
+    {
+      nook_lifecycle_poststop(s->spec, &s->st);
+      return nook_state_dir_remove(s->o->root, s->o->id, err);
+    }
+  return 0;
+}
+
+int nook_container_run(const struct nook_create_opts *o, int *ret_status, struct nook_error **err)
+{
+  _cleanup_close_ int sigfd = -1;
+  struct spawn s;
+  sigset_t all, old;
+  int r;
+
+  spawn_init(&s, o);
+  s.foreground = !o->detach;
+  sigfillset(&all);
+  if (s.foreground)
+    {
+      /* Blocked before clone so that no signal is lost or kills nook before the loop. */
+      sigprocmask(SIG_BLOCK, &all, &old);
+      sigfd = signalfd(-1, &all, SFD_CLOEXEC);
+      if (sigfd < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        {
+          r = nook_error_set(err, errno, "set up signal forwarding");
+          goto out;
+        }
+    }
+  r = spawn(&s, false, err);
+  if (r < 0)
+    goto out;
+  if (s.foreground)
+    {
+      r = run_foreground(&s, sigfd, ret_status, err);
+      goto out;
+    }
+  if (start_init(&s, err) < 0)
+    {
+      s.child = -1;
+      spawn_abort(&s);
+      r = -1;
+      goto out;
+    }
+  run_poststart(&s);
+  *ret_status = 0;
+out:
+  if (s.foreground)
+    sigprocmask(SIG_SETMASK, &old, NULL);
+  spawn_release(&s);
+  return r;
+}

@@ -1,0 +1,454 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "runtime/hooks.h"
+#include "runtime/init.h"
+#include "runtime/process.h"
+#include "runtime/rootfs.h"
+#include "runtime/state.h"
+#include "runtime/terminal.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+int nook_sync_send(int fd, int type, int value, const char *text, struct nook_error **err)
+{
+  char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX];
+  struct nook_sync_msg m = { .type = type, .value = value };
+  size_t tlen = text ? strnlen(text, NOOK_SYNC_TEXT_MAX - 1) : 0;
+  ssize_t n;
+
+  memcpy(buf, &m, sizeof(m));
+  if (tlen)
+    memcpy(buf + sizeof(m), text, tlen);
+  do
+    n = send(fd, buf, sizeof(m) + tlen, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return nook_error_set(err, errno, "sync: send message %d", type);
+  return 0;
+}
+
+int nook_sync_recv(int fd, struct nook_sync_msg *msg, char *text, size_t text_size,
+                   struct nook_error **err)
+{
+  char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX];
+  ssize_t n;
+
+  do
+    n = recv(fd, buf, sizeof(buf), 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return nook_error_set(err, errno, "sync: receive");
+  if (n == 0)
+    {
+      nook_error_setx(err, EPIPE, "the container's init exited during setup");
+      return -EPIPE;
+    }
+  if ((size_t)n < sizeof(*msg))
+    return nook_error_setx(err, EPROTO, "sync: short message");
+  memcpy(msg, buf, sizeof(*msg));
+  if (text && text_size)
+    {
+      size_t tlen = (size_t)n - sizeof(*msg);
+      if (tlen >= text_size)
+        tlen = text_size - 1;
+      memcpy(text, buf + sizeof(*msg), tlen);
+      text[tlen] = '\0';
+    }
+  return 0;
+}
+
+int nook_sync_expect(int fd, int type, int *ret_value, struct nook_error **err)
+{
+  struct nook_sync_msg m;
+  char text[NOOK_SYNC_TEXT_MAX];
+  int r = nook_sync_recv(fd, &m, text, sizeof(text), err);
+
+  if (r < 0)
+    return r;
+  if (m.type == NOOK_SYNC_ERROR)
+    {
+      nook_error_set(err, 0, "%s", text);
+      if (err && *err)
+        (*err)->errnum = m.value > 0 ? m.value : 0;
+      return m.value > 0 ? -m.value : -1;
+    }
+  if (m.type != type)
+    return nook_error_setx(err, EPROTO, "sync: expected message %d, got %d", type, m.type);
+  if (ret_value)
+    *ret_value = m.value;
+  return 0;
+}
+
+bool nook_init_needs_hooks_sync(const struct nook_spec *spec)
+{
+  const struct nook_hooks *h = &spec->hooks;
+  return h->n_prestart || h->n_create_runtime || h->n_create_container || h->n_start_container;
+}
+
+/* Reports err to the parent (when it still listens) and to stderr, then exits. */
+static _noreturn_ void init_fail(const struct nook_init_args *a, struct nook_error *err, int status)
+{
+  const char *msg = err && err->msg ? err->msg : "container init failed";
+
+  if (a->sync_fd < 0 || nook_sync_send(a->sync_fd, NOOK_SYNC_ERROR, err ? err->errnum : 0, msg, NULL) < 0)
+    {
+      char line[NOOK_SYNC_TEXT_MAX + 16];
+      int n = snprintf(line, sizeof(line), "nook: %s\n", msg);
+      if (n > 0 && nook_write_all(STDERR_FILENO, line, (size_t)n) < 0)
+        _exit(status);
+    }
+  _exit(status);
+}
+
+static int become_ns_root(struct nook_error **err)
+{
+  if (setresgid(0, 0, 0) < 0)
+    return nook_error_set(err, errno, "setresgid(0) in the new user namespace");
+  if (setresuid(0, 0, 0) < 0)
+    return nook_error_set(err, errno, "setresuid(0) in the new user namespace");
+  return 0;
+}
+
+/* sync step 1 */
+static int request_usermap(const struct nook_init_args *a, struct nook_error **err)
+{
+  if (nook_sync_send(a->sync_fd, NOOK_SYNC_USERMAP, 0, NULL, err) < 0)
+    return -1;
+  if (nook_sync_expect(a->sync_fd, NOOK_SYNC_USERMAP_DONE, NULL, err) < 0)
+    return -1;
+  return become_ns_root(err);
+}
+
+/* The first stage of a two-stage init: join namespaces, create the new ones and fork the
+ * real init when the pid or time namespace only applies to children.  Returns in the init. */
+static int stage_one(const struct nook_init_args *a, struct nook_error **err)
+{
+  int flags = a->ns->new_flags;
+  pid_t pid;
+
+  if (nook_ns_join(a->ns, err) < 0)
+    return -1;
+  if (flags & CLONE_NEWUSER)
+    {
+      if (unshare(CLONE_NEWUSER) < 0)
+        return nook_error_set(err, errno, "unshare user namespace");
+      if (request_usermap(a, err) < 0)
+        return -1;
+    }
+  if (unshare(flags & ~CLONE_NEWUSER) < 0)
+    return nook_error_set(err, errno, "unshare namespaces");
+  if ((flags & CLONE_NEWTIME) && nook_timens_write_offsets(a->spec, err) < 0)
+    return -1;
+
+  pid = fork();
+  if (pid < 0)
+    return nook_error_set(err, errno, "fork the container's init");
+  if (pid > 0)
+    {
+      /* sync step 2: the parent takes over from here. */
+      if (nook_sync_send(a->sync_fd, NOOK_SYNC_PID, pid, NULL, err) < 0)
+        init_fail(a, *err, 1);
+      _exit(0);
+    }
+  return 0;
+}
+
+static int set_names(const struct nook_spec *spec, struct nook_error **err)
+{
+  if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+    return nook_error_set(err, errno, "hostname: set `%s`", spec->hostname);
+  if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+    return nook_error_set(err, errno, "domainname: set `%s`", spec->domainname);
+  return 0;
+}
+
+static int apply_sysctl(const struct nook_linux *lx, struct nook_error **err)
+{
+  for (size_t i = 0; lx && i < lx->n_sysctl; i++)
+    {
+      _cleanup_free_ char *path = xasprintf("/proc/sys/%s", lx->sysctl[i].key);
+      const char *v = lx->sysctl[i].value;
+
+      if (strstr(lx->sysctl[i].key, "..") != NULL)
+        return nook_error_setx(err, EINVAL, "linux.sysctl: invalid key `%s`", lx->sysctl[i].key);
+      for (char *p = path + strlen("/proc/sys/"); *p; p++)
+        if (*p == '.')
+          *p = '/';
+      if (nook_write_file(path, v, strlen(v), err) < 0)
+        return nook_error_prefix(err, "linux.sysctl: `%s`", lx->sysctl[i].key);
+    }
+  return 0;
+}
+
+static int join_keyring(const struct nook_init_args *a, struct nook_error **err)
+{
+  _cleanup_free_ char *name = NULL;
+
+  if (a->no_new_keyring)
+    return 0;
+  name = xasprintf("_ses.%s", a->id);
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS)
+    return nook_error_set(err, errno, "join a new session keyring");
+  return 0;
+}
+
+/* The state the init passes to createContainer and startContainer hooks. */
+static char *init_state_json(const struct nook_init_args *a, pid_t pid, enum nook_status status)
+{
+  struct nook_state st = {
+    .id = (char *)a->id,
+    .pid = pid,
+    .bundle = (char *)a->bundle,
+    .rootfs = (char *)a->rootfs,
+    .created = (char *)"",
+    .owner = (char *)"",
+    .created_done = true,
+    .annotations = a->spec->annotations,
+    .n_annotations = a->spec->n_annotations,
+  };
+  return nook_state_oci_json(&st, status, false);
+}
+
+static int setup_terminal(const struct nook_init_args *a, struct nook_error **err)
+{
+  const struct nook_process *p = a->spec->process;
+  _cleanup_free_ char *slave = NULL;
+  _cleanup_close_ int master = -1;
+
+  if (!p->terminal)
+    return 0;
+  if (a->console_fd < 0)
+    return nook_error_setx(err, EINVAL, "process.terminal is true but there is no console "
+                                       "socket (use --console-socket)");
+  if (nook_terminal_open(&master, &slave, err) < 0)
+    return -1;
+  if (nook_unix_send_fd(a->console_fd, master, slave, strlen(slave), err) < 0)
+    return nook_error_prefix(err, "send the pty master to the console socket");
+  if (nook_rootfs_mount_console(slave, err) < 0)
+    return -1;
+  return nook_terminal_become_controlling(slave, p->console_size.height, p->console_size.width, err);
+}
+
+/* Resolves process.args[0] with the container's PATH, as execvp would but with the
+ * process's own environment.  Returns the errno of the best failure. */
+static int find_executable(const struct nook_process *p, char **ret)
+{
+  const char *path = DEFAULT_PATH;
+  const char *name = p->args[0];
+  int best = ENOENT;
+
+  if (strchr(name, '/'))
+    {
+      *ret = xstrdup(name);
+      return 0;
+    }
+  for (size_t i = 0; p->env && p->env[i]; i++)
+    if (nook_has_prefix(p->env[i], "PATH="))
+      path = p->env[i] + 5;
+  for (const char *s = path; s; s = strchr(s, ':') ? strchr(s, ':') + 1 : NULL)
+    {
+      size_t len = strchrnul(s, ':') - s;
+      _cleanup_free_ char *cand = xasprintf("%.*s/%s", (int)len, len ? s : ".", name);
+      struct stat st;
+      if (stat(cand, &st) < 0)
+        continue;
+      if (S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+        {
+          *ret = TAKE_PTR(cand);
+          return 0;
+        }
+      best = EACCES;
+    }
+  return -best;
+}
+
+static int change_dir(const char *cwd, bool *retry, struct nook_error **err)
+{
+  if (chdir(cwd) == 0)
+    {
+      *retry = false;
+      return 0;
+    }
+  /* The container's user may reach a directory that nook's user cannot: try again after the
+   * identity switch, as runc does. */
+  if (errno == EACCES || errno == EPERM)
+    {
+      *retry = true;
+      return 0;
+    }
+  return nook_error_set(err, errno, "process.cwd: chdir to `%s`", cwd);
+}
+
+/* exec.fifo was opened O_RDWR by `create`: the init is then a writer too, so poll() never
+ * reports a hang-up and blocks until `start` writes its byte. */
+static int wait_exec_fifo(int fd, struct nook_error **err)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  char c;
+
+  for (;;)
+    {
+      ssize_t n;
+      if (poll(&pfd, 1, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return nook_error_set(err, errno, "wait on exec.fifo");
+        }
+      n = read(fd, &c, 1);
+      if (n == 1)
+        return 0;
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return nook_error_set(err, errno, "read exec.fifo");
+    }
+}
+
+/* From pivot_root to the last step before execve. */
+static int prepare_process(const struct nook_init_args *a, const struct nook_rootfs_ctx *rctx,
+                           struct nook_error **err)
+{
+  const struct nook_spec *spec = a->spec;
+  const struct nook_process *p = spec->process;
+  bool retry_cwd = false;
+
+  if (nook_rootfs_pivot(rctx, err) < 0)
+    return -1;
+  /* A cwd missing from the image is created, as crun does; if that fails, chdir says why. */
+  nook_mkdir_p(p->cwd, 0755, NULL);
+  if (setup_terminal(a, err) < 0 || apply_sysctl(spec->linux, err) < 0)
+    return -1;
+  if (nook_rootfs_finalize(rctx, err) < 0 || join_keyring(a, err) < 0)
+    return -1;
+  if (nook_process_apply_oom_score_adj(p, err) < 0 || nook_process_apply_scheduling(spec, err) < 0
+      || nook_process_apply_rlimits(p, err) < 0)
+    return -1;
+  if (p->exec_cpu_affinity.initial
+      && nook_process_apply_cpu_affinity(p->exec_cpu_affinity.initial,
+                                         "process.execCPUAffinity.initial", err) < 0)
+    return -1;
+  if (nook_fds_cloexec_from(3 + a->preserve_fds, err) < 0)
+    return -1;
+  if (change_dir(p->cwd, &retry_cwd, err) < 0)
+    return -1;
+  if (nook_process_set_identity(p, true, err) < 0)
+    return -1;
+  if (retry_cwd && chdir(p->cwd) < 0)
+    return nook_error_set(err, errno, "process.cwd: chdir to `%s`", p->cwd);
+  return nook_process_apply_no_new_privs(p, err);
+}
+
+static _noreturn_ void do_exec(const struct nook_init_args *a, pid_t host_pid)
+{
+  const struct nook_process *p = a->spec->process;
+  struct nook_error *err = NULL;
+  _cleanup_free_ char *path = NULL;
+  int r;
+
+  if (a->spec->hooks.n_start_container)
+    {
+      _cleanup_free_ char *state = init_state_json(a, host_pid, NOOK_STATUS_CREATED);
+      if (nook_hooks_run(a->spec->hooks.start_container, a->spec->hooks.n_start_container,
+                         "startContainer", state, &err) < 0)
+        init_fail(a, err, 1);
+    }
+  if (p->exec_cpu_affinity.final
+      && nook_process_apply_cpu_affinity(p->exec_cpu_affinity.final,
+                                         "process.execCPUAffinity.final", &err) < 0)
+    init_fail(a, err, 1);
+  r = find_executable(p, &path);
+  if (r == 0)
+    {
+      execve(path, p->args, p->env ? p->env : (char *[]){ NULL });
+      r = -errno;
+    }
+  if (r == -ENOENT && !strchr(p->args[0], '/'))
+    nook_error_setx(&err, ENOENT, "exec `%s`: executable file not found in $PATH", p->args[0]);
+  else
+    nook_error_set(&err, -r, "exec `%s`", p->args[0]);
+  init_fail(a, err, r == -ENOENT ? 127 : 126);
+}
+
+void nook_init_main(const struct nook_init_args *a)
+{
+  const struct nook_spec *spec = a->spec;
+  struct nook_error *err = NULL;
+  struct nook_rootfs_ctx rctx = {
+    .spec = spec,
+    .rootfs = a->rootfs,
+    .bundle = a->bundle,
+    .no_pivot = a->no_pivot,
+    .in_userns = (a->ns->new_flags & CLONE_NEWUSER) || a->ns->join_fds[NOOK_NS_USER] >= 0,
+  };
+  int host_pid = 0;
+
+  nook_signals_reset();
+  /* Nothing in the container may ptrace or open /proc/PID/exe of the runtime before execve
+   * (which resets it). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  umask(0022);
+
+  if (a->ns->two_stage)
+    {
+      if (stage_one(a, &err) < 0)
+        init_fail(a, err, 1);
+    }
+  else if ((a->ns->new_flags & CLONE_NEWUSER) && request_usermap(a, &err) < 0)
+    init_fail(a, err, 1);
+
+  if ((a->ns->new_flags & CLONE_NEWNET) && nook_netns_loopback_up(&err) < 0)
+    init_fail(a, err, 1);
+  if (set_names(spec, &err) < 0 || nook_rootfs_prepare(&rctx, &err) < 0)
+    init_fail(a, err, 1);
+
+  if (nook_init_needs_hooks_sync(spec))
+    {
+      /* sync step 3 */
+      if (nook_sync_send(a->sync_fd, NOOK_SYNC_HOOKS, 0, NULL, &err) < 0
+          || nook_sync_expect(a->sync_fd, NOOK_SYNC_HOOKS_DONE, &host_pid, &err) < 0)
+        init_fail(a, err, 1);
+      if (spec->hooks.n_create_container)
+        {
+          _cleanup_free_ char *state = init_state_json(a, host_pid, NOOK_STATUS_CREATING);
+          if (nook_hooks_run(spec->hooks.create_container, spec->hooks.n_create_container,
+                             "createContainer", state, &err) < 0)
+            init_fail(a, err, 1);
+        }
+    }
+
+  if (prepare_process(a, &rctx, &err) < 0)
+    init_fail(a, err, 1);
+
+  /* sync step 4 */
+  if (nook_sync_send(a->sync_fd, NOOK_SYNC_READY, 0, NULL, &err) < 0)
+    _exit(1);
+  if (a->fifo_fd >= 0)
+    {
+      /* create: the parent is gone once READY is read; `start` writes exec.fifo. */
+      close(a->sync_fd);
+      ((struct nook_init_args *)a)->sync_fd = -1;
+      if (wait_exec_fifo(a->fifo_fd, &err) < 0)
+        init_fail(a, err, 1);
+    }
+  else if (nook_sync_expect(a->sync_fd, NOOK_SYNC_START, NULL, &err) < 0) /* sync step 5 */
+    _exit(1);
+  do_exec(a, host_pid);
+}

@@ -1,0 +1,81 @@
+/* The container's init between clone and execve, and the sync protocol it speaks with the
+ * nook process that created it.
+ *
+ * Parent and init talk over one SOCK_SEQPACKET socketpair.  Each message is a struct
+ * nook_sync_msg, optionally followed by text (an error message).  The steps, in order, each
+ * labelled "sync step N" on both sides:
+ *
+ *   1  init -> parent  USERMAP      (new user namespace only) write my uid/gid maps
+ *      parent -> init  USERMAP_DONE
+ *   2  init -> parent  PID          (two-stage only) the init's pid, from the first stage
+ *   3  init -> parent  HOOKS        (when there are hooks) mounts are done: run prestart and
+ *                                   createRuntime hooks now
+ *      parent -> init  HOOKS_DONE   value: the init's pid as the parent sees it
+ *   4  init -> parent  READY        all set up; create returns after this
+ *   5  parent -> init  START        (run only; create waits on exec.fifo instead)
+ *   -  init -> parent  ERROR        at any step: value is errno, text the message; then the
+ *                                   init exits.  EOF on the socket after START means execve
+ *                                   succeeded (the socket is close-on-exec).
+ */
+#ifndef NOOK_INIT_H
+#define NOOK_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "runtime/namespaces.h"
+#include "runtime/spec.h"
+
+enum nook_sync_type
+{
+  NOOK_SYNC_USERMAP = 1,
+  NOOK_SYNC_USERMAP_DONE,
+  NOOK_SYNC_PID,
+  NOOK_SYNC_HOOKS,
+  NOOK_SYNC_HOOKS_DONE,
+  NOOK_SYNC_READY,
+  NOOK_SYNC_START,
+  NOOK_SYNC_ERROR,
+};
+
+struct nook_sync_msg
+{
+  int32_t type;
+  int32_t value;
+};
+
+#define NOOK_SYNC_TEXT_MAX 4096
+
+/* Sends one message (text may be NULL). */
+int nook_sync_send(int fd, int type, int value, const char *text, struct nook_error **err);
+/* Receives one message; text (optional, text_size bytes) gets the NUL-terminated payload.
+ * EOF is -EPIPE with an error "the container's init exited". */
+int nook_sync_recv(int fd, struct nook_sync_msg *msg, char *text, size_t text_size,
+                   struct nook_error **err);
+/* Receives one message and checks its type; an ERROR message becomes *err. */
+int nook_sync_expect(int fd, int type, int *ret_value, struct nook_error **err);
+
+struct nook_init_args
+{
+  const struct nook_spec *spec;
+  const char *id;
+  const char *rootfs;
+  const char *bundle;
+  const struct nook_ns_plan *ns;
+  int sync_fd;      /* the init's end of the socketpair */
+  int fifo_fd;      /* create: exec.fifo, opened O_RDONLY|O_NONBLOCK; run: -1 */
+  int console_fd;   /* terminal: a connected unix socket to send the pty master on; else -1 */
+  int preserve_fds; /* fds 3 .. 3+preserve_fds-1 pass to the process */
+  bool no_pivot;
+  bool no_new_keyring;
+};
+
+/* Whether the init and parent do sync step 3. */
+bool nook_init_needs_hooks_sync(const struct nook_spec *spec);
+
+/* Runs in the cloned child: sets the container up and execs process.args.  Never returns. */
+_noreturn_ void nook_init_main(const struct nook_init_args *a);
+
+#endif

@@ -1,0 +1,383 @@
+/* start, state, kill, delete and list: the verbs that act on an existing container. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "runtime/container.h"
+#include "runtime/hooks.h"
+#include "runtime/lifecycle.h"
+
+#define CONFIG_MAX (16 * 1024 * 1024)
+
+int nook_lifecycle_wait_exit(int pidfd, int timeout_ms)
+{
+  struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+  int r;
+
+  do
+    r = poll(&pfd, 1, timeout_ms);
+  while (r < 0 && errno == EINTR);
+  return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+void nook_lifecycle_poststop(const struct nook_spec *spec, const struct nook_state *st)
+{
+  struct nook_error *e = NULL;
+  _cleanup_free_ char *state = NULL;
+
+  if (spec == NULL || spec->hooks.n_poststop == 0)
+    return;
+  state = nook_state_oci_json(st, NOOK_STATUS_STOPPED, false);
+  if (nook_hooks_run(spec->hooks.poststop, spec->hooks.n_poststop, "poststop", state, &e) < 0)
+    {
+      nook_warn("%s", e->msg);
+      nook_error_free(e);
+    }
+}
+
+/* The config the container was created from, as stored in its state directory. */
+static int load_stored_spec(int dirfd, const char *id, struct nook_spec **ret, struct nook_error **err)
+{
+  _cleanup_free_ char *raw = NULL;
+  size_t len;
+
+  if (nook_read_file_at(dirfd, "config.json", CONFIG_MAX, &raw, &len, err) < 0)
+    return nook_error_prefix(err, "container `%s`", id);
+  if (nook_spec_parse(raw, len, ret, err) < 0)
+    return nook_error_prefix(err, "container `%s`: stored", id);
+  return 0;
+}
+
+/* An open, locked container: its state dir, recorded state and current status. */
+struct ctr
+{
+  int dirfd;
+  struct nook_state *st;
+  enum nook_status status;
+};
+
+static void ctr_release(struct ctr *c)
+{
+  nook_state_free(c->st);
+  if (c->dirfd >= 0)
+    close(c->dirfd);
+}
+
+static int ctr_open(const char *root, const char *id, bool lock, struct ctr *c, struct nook_error **err)
+{
+  *c = (struct ctr){ .dirfd = -1 };
+  if (nook_state_dir_open(root, id, lock, &c->dirfd, err) < 0)
+    return -1;
+  if (nook_state_read(c->dirfd, id, &c->st, err) < 0)
+    return -1;
+  c->status = nook_state_status(c->dirfd, c->st);
+  return 0;
+}
+
+int nook_container_start(const char *root, const char *id, struct nook_error **err)
+{
+  struct ctr c;
+  _cleanup_spec_ struct nook_spec *spec = NULL;
+  _cleanup_close_ int fifo = -1;
+  int r = -1;
+
+  if (ctr_open(root, id, true, &c, err) < 0)
+    goto out;
+  if (c.status != NOOK_STATUS_CREATED)
+    {
+      nook_error_setx(err, EINVAL, "cannot start container `%s` in state `%s`", id,
+                     nook_status_to_string(c.status));
+      goto out;
+    }
+  if (load_stored_spec(c.dirfd, id, &spec, err) < 0)
+    goto out;
+  fifo = openat(c.dirfd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fifo < 0 || nook_write_all(fifo, "0", 1) < 0)
+    {
+      nook_error_set(err, errno, "start container `%s`: exec.fifo", id);
+      goto out;
+    }
+  unlinkat(c.dirfd, "exec.fifo", 0);
+  if (spec->hooks.n_poststart)
+    {
+      _cleanup_free_ char *state = nook_state_oci_json(c.st, NOOK_STATUS_RUNNING, false);
+      struct nook_error *e = NULL;
+      if (nook_hooks_run(spec->hooks.poststart, spec->hooks.n_poststart, "poststart", state, &e) < 0)
+        {
+          nook_warn("%s", e->msg);
+          nook_error_free(e);
+        }
+    }
+  r = 0;
+out:
+  ctr_release(&c);
+  return r;
+}
+
+int nook_container_state(const char *root, const char *id, char **ret_json, struct nook_error **err)
+{
+  struct ctr c;
+  int r = ctr_open(root, id, false, &c, err);
+
+  if (r == 0)
+    *ret_json = nook_state_oci_json(c.st, c.status, true);
+  ctr_release(&c);
+  return r;
+}
+
+static bool same_pidns(pid_t pid, const char *ns)
+{
+  char path[64], link[64];
+  ssize_t n;
+
+  snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+  n = readlink(path, link, sizeof(link) - 1);
+  if (n < 0)
+    return false;
+  link[n] = '\0';
+  return streq(link, ns);
+}
+
+static pid_t proc_ppid(pid_t pid)
+{
+  char path[64];
+  _cleanup_free_ char *text = NULL;
+  const char *p;
+  int ppid;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  if (nook_read_file_at(AT_FDCWD, path, 1 << 16, &text, NULL, NULL) < 0)
+    return -1;
+  p = strstr(text, "\nPPid:");
+  if (p == NULL || sscanf(p + 6, "%d", &ppid) != 1)
+    return -1;
+  return ppid;
+}
+
+/* Every process of the container: with its own pid namespace, all processes in it; otherwise
+ * the init and its descendants.  (The cgroup gives the exact set; see cgroups/.) */
+static size_t collect_pids(const struct nook_state *st, pid_t **ret)
+{
+  _cleanup_closedir_ DIR *d = opendir("/proc");
+  char nspath[64], ns[64] = "";
+  pid_t *pids = xcalloc(1, sizeof(pid_t));
+  size_t n = 0;
+  struct dirent *de;
+  ssize_t len;
+
+  pids[n++] = st->pid;
+  snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)st->pid);
+  len = readlink(nspath, ns, sizeof(ns) - 1);
+  if (len > 0)
+    ns[len] = '\0';
+  for (bool grew = true; grew && d;)
+    {
+      grew = false;
+      rewinddir(d);
+      while ((de = readdir(d)) != NULL)
+        {
+          int pid;
+          bool member = false;
+          if (nook_parse_int(de->d_name, &pid) < 0 || pid == st->pid)
+            continue;
+          for (size_t i = 0; i < n; i++)
+            if (pids[i] == pid)
+              member = true;
+          if (member)
+            continue;
+          if (st->own_pidns)
+            member = len > 0 && same_pidns(pid, ns);
+          else
+            {
+              pid_t pp = proc_ppid(pid);
+              for (size_t i = 0; i < n && !member; i++)
+                member = pids[i] == pp;
+            }
+          if (!member)
+            continue;
+          pids = xrealloc(pids, (n + 1) * sizeof(pid_t));
+          pids[n++] = pid;
+          grew = !st->own_pidns;
+        }
+    }
+  *ret = pids;
+  return n;
+}
+
+static int signal_all(const struct nook_state *st, int sig)
+{
+  _cleanup_free_ pid_t *pids = NULL;
+  size_t n = collect_pids(st, &pids);
+
+  for (size_t i = 0; i < n; i++)
+    kill(pids[i], sig);
+  return 0;
+}
+
+int nook_container_kill(const char *root, const char *id, int sig, bool all, struct nook_error **err)
+{
+  struct ctr c;
+  _cleanup_close_ int pidfd = -1;
+  int r = -1;
+
+  if (ctr_open(root, id, true, &c, err) < 0)
+    goto out;
+  if (c.status == NOOK_STATUS_STOPPED || c.status == NOOK_STATUS_CREATING)
+    {
+      nook_error_setx(err, EINVAL, "container `%s` is not running: %s", id,
+                     nook_status_to_string(c.status));
+      goto out;
+    }
+  r = nook_state_pidfd(c.st, &pidfd, err);
+  if (r == -ESRCH)
+    nook_error_setx(err, ESRCH, "container `%s` is not running", id);
+  if (r < 0)
+    goto out;
+  if (all)
+    r = signal_all(c.st, sig);
+  else if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+    r = nook_error_set(err, errno, "send signal %d to container `%s`", sig, id);
+out:
+  ctr_release(&c);
+  return r;
+}
+
+/* Kills what is left of a container and waits for its init to be gone. */
+static int kill_and_wait(const struct ctr *c, const char *id, struct nook_error **err)
+{
+  _cleanup_close_ int pidfd = -1;
+  int r = nook_state_pidfd(c->st, &pidfd, err);
+
+  if (r == -ESRCH)
+    return 0;
+  if (r < 0)
+    return r;
+  if (c->st->own_pidns)
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  else
+    signal_all(c->st, SIGKILL);
+  if (nook_lifecycle_wait_exit(pidfd, 10000) < 0)
+    return nook_error_setx(err, ETIMEDOUT, "container `%s` did not exit after SIGKILL", id);
+  return 0;
+}
+
+int nook_container_delete(const char *root, const char *id, bool force, struct nook_error **err)
+{
+  struct ctr c;
+  _cleanup_spec_ struct nook_spec *spec = NULL;
+  int r = -1;
+
+  if (nook_state_dir_open(root, id, true, &c.dirfd, err) < 0)
+    return -1;
+  c.st = NULL;
+  if (nook_state_read(c.dirfd, id, &c.st, err) < 0)
+    {
+      /* A create that crashed before writing its state: nothing runs, remove it. */
+      if (force || faccessat(c.dirfd, "state.json", F_OK, 0) < 0)
+        {
+          nook_error_freep(err);
+          r = nook_state_dir_remove(root, id, err);
+        }
+      goto out;
+    }
+  c.status = nook_state_status(c.dirfd, c.st);
+  if ((c.status == NOOK_STATUS_RUNNING || c.status == NOOK_STATUS_PAUSED
+       || c.status == NOOK_STATUS_CREATING) && !force)
+    {
+      nook_error_setx(err, EBUSY, "cannot delete container `%s` that is %s (use --force)", id,
+                     nook_status_to_string(c.status));
+      goto out;
+    }
+  if (kill_and_wait(&c, id, err) < 0)
+    goto out;
+  if (load_stored_spec(c.dirfd, id, &spec, err) < 0)
+    {
+      if (!force)
+        goto out;
+      nook_warn("%s", (*err)->msg);
+      nook_error_freep(err);
+    }
+  nook_lifecycle_poststop(spec, c.st);
+  r = nook_state_dir_remove(root, id, err);
+out:
+  ctr_release(&c);
+  return r;
+}
+
+static char *owner_of(int dirfd)
+{
+  struct stat st;
+  struct passwd *pw;
+
+  if (fstat(dirfd, &st) < 0)
+    return xstrdup("");
+  pw = getpwuid(st.st_uid);
+  return pw ? xstrdup(pw->pw_name) : xasprintf("#%u", (unsigned)st.st_uid);
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+  const struct nook_container_info *x = a, *y = b;
+  return strcmp(x->state->id, y->state->id);
+}
+
+int nook_container_list(const char *root, struct nook_container_info **ret, size_t *ret_n,
+                        struct nook_error **err)
+{
+  _cleanup_closedir_ DIR *d = opendir(root);
+  struct nook_container_info *list = NULL;
+  size_t n = 0;
+  struct dirent *de;
+
+  if (d == NULL)
+    {
+      if (errno != ENOENT)
+        return nook_error_set(err, errno, "open state root `%s`", root);
+      *ret = NULL;
+      *ret_n = 0;
+      return 0;
+    }
+  while ((de = readdir(d)) != NULL)
+    {
+      struct nook_state *st = NULL;
+      _cleanup_close_ int dfd = -1;
+      if (de->d_name[0] == '.' || nook_id_validate(de->d_name, NULL) < 0)
+        continue;
+      dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (dfd < 0 || nook_state_read(dfd, de->d_name, &st, NULL) < 0)
+        continue;
+      list = xrealloc(list, (n + 1) * sizeof(*list));
+      list[n].state = st;
+      list[n].status = nook_state_status(dfd, st);
+      list[n].owner = owner_of(dfd);
+      n++;
+    }
+  if (n > 1)
+    qsort(list, n, sizeof(*list), cmp_info);
+  *ret = list;
+  *ret_n = n;
+  return 0;
+}
+
+void nook_container_list_free(struct nook_container_info *list, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      nook_state_free(list[i].state);
+      free(list[i].owner);
+    }
+  free(list);
+}

@@ -1,0 +1,34 @@
+/* Ptys for process.terminal, the --console-socket protocol (as runc: the pty master is sent
+ * over a unix socket with SCM_RIGHTS), and the helpers for a foreground run that relays its
+ * own terminal. */
+#ifndef NOOK_TERMINAL_H
+#define NOOK_TERMINAL_H
+
+#include <stdbool.h>
+#include <termios.h>
+#include "common/error.h"
+
+/* Opens a new pty from /dev/ptmx of the current mount namespace (so: the container's devpts
+ * after pivot_root), unlocks it.  ret_slave_path: "/dev/pts/N". */
+int nook_terminal_open(int *ret_master, char **ret_slave_path, struct nook_error **err);
+
+/* Makes the pty slave at slave_path the controlling terminal of the calling process (setsid,
+ * TIOCSCTTY) and its stdin/stdout/stderr; applies width x height when both are non-zero. */
+int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
+                                     struct nook_error **err);
+
+/* Connects to the unix socket at path and sends fd with SCM_RIGHTS, with name as the message
+ * payload (runc sends the pty's path). */
+int nook_console_socket_send(const char *path, int fd, const char *name, struct nook_error **err);
+
+/* Sends / receives one fd with SCM_RIGHTS over a connected unix socket, with a payload. */
+int nook_unix_send_fd(int sock, int fd, const void *data, size_t len, struct nook_error **err);
+int nook_unix_recv_fd(int sock, int *ret_fd, void *data, size_t len, struct nook_error **err);
+
+/* Puts a tty fd in raw mode, saving the old settings; restore puts them back. */
+int nook_terminal_make_raw(int fd, struct termios *saved, struct nook_error **err);
+void nook_terminal_restore(int fd, const struct termios *saved);
+/* Copies the window size of from_fd to to_fd (TIOCGWINSZ/TIOCSWINSZ); ignores non-ttys. */
+void nook_terminal_copy_size(int from_fd, int to_fd);
+
+#endif
