@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -467,6 +468,8 @@ static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct no
       if (isatty(STDIN_FILENO))
         raw = nook_terminal_make_raw(STDIN_FILENO, &saved, NULL) == 0;
     }
+  /* Other verbs (kill, state, delete) act on the container while it runs. */
+  flock(s->dirfd, LOCK_UN);
   if (start_init(s, err) < 0)
     {
       /* execve failed: the init exits 127 or 126, which becomes run's exit code. */
@@ -480,6 +483,9 @@ static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct no
   *ret_status = code;
   if (!s->o->keep)
     {
+      /* A concurrent `delete` may have removed it already; removal is then a no-op. */
+      while (flock(s->dirfd, LOCK_EX) < 0 && errno == EINTR)
+        ;
       nook_lifecycle_poststop(s->spec, &s->st);
       return nook_state_dir_remove(s->o->root, s->o->id, err);
     }

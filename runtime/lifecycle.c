@@ -280,8 +280,16 @@ int nook_container_delete(const char *root, const char *id, bool force, struct n
   _cleanup_spec_ struct nook_spec *spec = NULL;
   int r = -1;
 
-  if (nook_state_dir_open(root, id, true, &c.dirfd, err) < 0)
+  r = nook_state_dir_open(root, id, true, &c.dirfd, err);
+  if (r == -ENOENT && force)
+    {
+      /* As runc: --force makes deleting what is already gone a success. */
+      nook_error_freep(err);
+      return 0;
+    }
+  if (r < 0)
     return -1;
+  r = -1;
   c.st = NULL;
   if (nook_state_read(c.dirfd, id, &c.st, err) < 0)
     {

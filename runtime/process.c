@@ -131,8 +131,9 @@ static char *cap_display_name(int cap)
   return r;
 }
 
-/* Turns one list from config.json into a mask.  Names this kernel does not know are collected
- * in *skipped (once each) and left out, as runc does. */
+/* Turns one list from config.json into a mask.  Names that libcap or this kernel does not know
+ * are collected in *skipped (once each) and left out with a warning, as runc does: a config
+ * written for a newer kernel must still run. */
 static int cap_set_resolve(char *const *names, const char *field, int last_cap, uint64_t *ret,
                            char ***skipped, struct nook_error **err)
 {
@@ -141,10 +142,7 @@ static int cap_set_resolve(char *const *names, const char *field, int last_cap, 
   for (size_t i = 0; names && names[i]; i++)
     {
       cap_value_t v;
-      if (cap_lookup(names[i], &v) < 0)
-        return nook_error_set(err, 0, "process.capabilities.%s: unknown capability `%s`", field,
-                              names[i]);
-      if (v > last_cap || v >= CAP_MASK_BITS)
+      if (cap_lookup(names[i], &v) < 0 || v > last_cap || v >= CAP_MASK_BITS)
         {
           if (!nook_strv_contains(*skipped, names[i]))
             nook_strv_push(skipped, names[i]);
@@ -184,8 +182,8 @@ static int caps_resolve(const struct nook_capabilities *caps, int last_cap,
       for (size_t i = 0; skipped[i]; i++)
         fprintf(f, "%s%s", i ? ", " : "", skipped[i]);
       fclose(f);
-      nook_warn("process.capabilities: ignoring capabilities unknown to the running kernel "
-                "(cap_last_cap %d): %s",
+      nook_warn("process.capabilities: ignoring capabilities unknown to libcap or to the running "
+                "kernel (cap_last_cap %d): %s",
                 last_cap, list);
     }
   memcpy(ret, masks, sizeof(masks));

@@ -1,9 +1,12 @@
-/* The container's root filesystem, after runc's rootfs_linux.go and crun's linux.c.
+/* The container's root filesystem, after runc's rootfs_linux.go and crun's linux.c: mount
+ * options, the mounts of the config, cgroup hierarchies on v1 and hybrid hosts, pivot_root,
+ * masked and read-only paths.
  *
  * Every path inside the rootfs is resolved relative to a dirfd of the rootfs with openat2
  * (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or on kernels without it by a walk that reads
- * symlinks itself and keeps them inside the root; mounts are then made on /proc/self/fd/N of
- * the resolved O_PATH fd, never on a string path a symlink in the image could redirect. */
+ * symlinks itself and keeps them inside the root (rootfs-resolve.c); mounts are then made on
+ * /proc/self/fd/N of the resolved O_PATH fd, never on a string path a symlink in the image could
+ * redirect.  Device nodes are created by rootfs-devices.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,28 +17,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#ifdef HAVE_LINUX_OPENAT2_H
-#include <linux/openat2.h>
-#else
-struct open_how
-{
-  unsigned long long flags, mode, resolve;
-};
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_IN_ROOT 0x10
-#endif
-
 #include "common/util.h"
 #include "runtime/rootfs.h"
+#include "runtime/rootfs-internal.h"
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
@@ -59,8 +48,6 @@ struct open_how
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
-
-#define ATIME_FLAGS (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)
 
 /* ---- mount options ------------------------------------------------------------------------ */
 
@@ -227,270 +214,6 @@ void nook_mount_flags_parse(char *const *options, struct nook_mount_flags *ret)
   *ret = r.f;
 }
 
-/* ---- paths inside the root ---------------------------------------------------------------- */
-
-/* "/a//b/./../c/" -> "a/c": a lexically clean path relative to the root that never climbs
- * above it, as runc's CleanPath; "" is the root itself. */
-static char *path_clean_rel(const char *path)
-{
-  char *out = xmalloc(strlen(path) + 1);
-  size_t len = 0;
-
-  for (const char *p = path; *p;)
-    {
-      const char *s;
-      size_t n;
-
-      while (*p == '/')
-        p++;
-      s = p;
-      p += strcspn(p, "/");
-      n = (size_t)(p - s);
-      if (n == 0 || (n == 1 && s[0] == '.'))
-        continue;
-      if (n == 2 && s[0] == '.' && s[1] == '.')
-        {
-          while (len > 0 && out[len - 1] != '/')
-            len--;
-          if (len > 0)
-            len--;
-          continue;
-        }
-      if (len > 0)
-        out[len++] = '/';
-      memcpy(out + len, s, n);
-      len += n;
-    }
-  out[len] = '\0';
-  return out;
-}
-
-/* The fallback for kernels without openat2 (< 5.6): walks rel one component at a time with
- * O_NOFOLLOW, reading symlinks and restarting from the root for absolute targets, and clamping
- * ".." at the root, so that the result is what RESOLVE_IN_ROOT would give.  /proc magic links
- * cannot be jumped through: their text is read as a path inside the root.  With follow false,
- * any symlink is an error (used to reopen an already resolved prefix).  Returns an O_PATH fd,
- * or -1 with errno set. */
-static int walk_in_root(int rootfd, const char *rel, bool follow)
-{
-  _cleanup_free_ char *todo = xstrdup(rel);
-  _cleanup_free_ char *done = xstrdup("");
-  _cleanup_close_ int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int links = 0;
-
-  while (cur >= 0)
-    {
-      char *p = todo + strspn(todo, "/");
-      size_t n = strcspn(p, "/");
-      _cleanup_free_ char *name = xstrndup(p, n);
-      _cleanup_close_ int next = -1;
-      char target[PATH_MAX];
-      struct stat st;
-      ssize_t tl;
-
-      memmove(todo, p + n, strlen(p + n) + 1); /* todo is now "/rest" or "" */
-      if (n == 0)
-        return TAKE_FD(cur);
-      if (streq(name, "."))
-        continue;
-      if (streq(name, ".."))
-        {
-          char *slash = strrchr(done, '/');
-          *(slash ? slash : done) = '\0';
-          close(cur);
-          cur = walk_in_root(rootfd, done, false);
-          continue;
-        }
-      next = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      if (next < 0 || fstat(next, &st) < 0)
-        return -1;
-      if (!S_ISLNK(st.st_mode))
-        {
-          char *d = *done ? xasprintf("%s/%s", done, name) : xstrdup(name);
-          free(done);
-          done = d;
-          close(cur);
-          cur = TAKE_FD(next);
-          continue;
-        }
-      if (!follow || ++links > 40)
-        return errno = ELOOP, -1;
-      tl = readlinkat(next, "", target, sizeof(target) - 1);
-      if (tl < 0)
-        return -1;
-      target[tl] = '\0';
-      p = xasprintf("%s%s", target, todo);
-      free(todo);
-      todo = p;
-      if (target[0] == '/')
-        {
-          *done = '\0';
-          close(cur);
-          cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        }
-    }
-  return -1;
-}
-
-/* Resolves rel (clean, relative) inside the root to an O_PATH fd; -1 with errno on failure. */
-static int open_in_root(int rootfd, const char *rel)
-{
-  struct open_how how = {
-    .flags = O_PATH | O_CLOEXEC,
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
-  long fd = -1;
-
-  for (int i = 0; i < 32; i++)
-    {
-      fd = syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
-      /* EAGAIN: a rename raced with ".." resolution; the kernel asks us to retry */
-      if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
-        break;
-    }
-  if (fd < 0 && errno == ENOSYS)
-    return walk_in_root(rootfd, rel, true);
-  return (int)fd;
-}
-
-enum create_mode
-{
-  OPEN_EXISTING,
-  CREATE_DIR,  /* missing components become directories */
-  CREATE_FILE, /* ... except the last, an empty file (the target of a bind of a file) */
-};
-
-/* Resolves rel inside the root to an O_PATH fd in *ret_fd, creating what is missing with
- * mkdirat/openat relative to the resolved parent, one component at a time.  A dangling symlink
- * is never created through: it stays ENOENT. */
-static int root_open(int rootfd, const char *rel, enum create_mode mode, int *ret_fd,
-                     struct nook_error **err)
-{
-  _cleanup_close_ int fd = open_in_root(rootfd, rel);
-  size_t pos = 0;
-
-  if (fd >= 0 || errno != ENOENT || mode == OPEN_EXISTING)
-    {
-      if (fd < 0)
-        return nook_error_set(err, errno, "open `/%s`", rel);
-      *ret_fd = TAKE_FD(fd);
-      return 0;
-    }
-  fd = open_in_root(rootfd, "");
-  for (;;)
-    {
-      size_t end = pos + strcspn(rel + pos, "/");
-      bool last = rel[end] == '\0';
-      _cleanup_free_ char *prefix = xstrndup(rel, end);
-      _cleanup_free_ char *name = xstrndup(rel + pos, end - pos);
-      int next;
-
-      if (fd < 0)
-        return nook_error_set(err, errno, "open `/%s`", rel);
-      next = open_in_root(rootfd, prefix);
-      if (next < 0 && errno == ENOENT)
-        {
-          int r;
-          if (last && mode == CREATE_FILE)
-            {
-              r = openat(fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-              if (r >= 0)
-                close(r);
-            }
-          else
-            r = mkdirat(fd, name, 0755);
-          if (r < 0 && errno != EEXIST)
-            return nook_error_set(err, errno, "create `/%s`", prefix);
-          next = open_in_root(rootfd, prefix);
-        }
-      if (next < 0)
-        return nook_error_set(err, errno, "open `/%s`", prefix);
-      close(fd);
-      fd = next;
-      if (last)
-        break;
-      pos = end + 1;
-    }
-  *ret_fd = TAKE_FD(fd);
-  return 0;
-}
-
-/* The path mount(2) can use for the object fd refers to: its /proc/self/fd/N link.  After
- * pivot_root, when the container has no procfs at /proc, the absolute path fallback is used
- * instead, once checked to name the same inode (paths cannot leave the new root then, and
- * without procfs there are no magic links to jump through). */
-static int fd_target(int fd, const char *fallback, char **ret)
-{
-  struct statfs sfs;
-  struct stat a, b;
-
-  if (statfs("/proc/self/fd", &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC)
-    {
-      *ret = xasprintf("/proc/self/fd/%d", fd);
-      return 0;
-    }
-  if (fallback == NULL || fstat(fd, &a) < 0 || stat(fallback, &b) < 0)
-    return fallback ? -1 : (errno = ENOENT, -1);
-  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-    return errno = EXDEV, -1;
-  *ret = xstrdup(fallback);
-  return 0;
-}
-
-/* mount(2) onto what fd refers to; source NULL means the target itself (a bind onto itself).
- * The error is "WHAT: strerror". */
-static int mount_on_fd(const char *source, int fd, const char *fallback, const char *type,
-                       unsigned long flags, const char *data, const char *what,
-                       struct nook_error **err)
-{
-  _cleanup_free_ char *target = NULL;
-
-  if (fd_target(fd, fallback, &target) < 0)
-    return nook_error_set(err, errno, "%s: no path to the target (is /proc mounted?)", what);
-  if (mount(source ? source : target, target, type, flags, data) < 0)
-    return nook_error_set(err, errno, "%s", what);
-  return 0;
-}
-
-/* The per-mount flags statvfs reports, as MS_* flags. */
-static unsigned long statvfs_mount_flags(unsigned long f)
-{
-  static const unsigned long map[][2] = {
-    { ST_RDONLY, MS_RDONLY },     { ST_NOSUID, MS_NOSUID },   { ST_NODEV, MS_NODEV },
-    { ST_NOEXEC, MS_NOEXEC },     { ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
-    { ST_RELATIME, MS_RELATIME },
-  };
-  unsigned long r = 0;
-  for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-    if (f & map[i][0])
-      r |= map[i][1];
-  return r;
-}
-
-/* Changes the per-mount flags of the mount fd is the root of (MS_BIND|MS_REMOUNT): flags in set
- * are added, those in clear removed, and every other one keeps its current value as statvfs
- * reports it, so that flags locked by a user namespace (ro nosuid nodev noexec and the atime
- * mode) are passed again and the remount does not fail with EPERM, as runc does. */
-static int remount_bind(int fd, const char *fallback, unsigned long set, unsigned long clear,
-                        const char *what, struct nook_error **err)
-{
-  _cleanup_free_ char *w = NULL;
-  struct statvfs sv;
-  unsigned long cur;
-
-  if (fstatvfs(fd, &sv) < 0)
-    return nook_error_set(err, errno, "%s: statvfs", what);
-  cur = statvfs_mount_flags(sv.f_flag);
-  if ((set | clear) & ATIME_FLAGS)
-    cur &= ~(unsigned long)ATIME_FLAGS;
-  else if (!(cur & (MS_NOATIME | MS_RELATIME)))
-    cur |= MS_STRICTATIME; /* otherwise the kernel would default to relatime */
-  set &= ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
-  w = xasprintf("%s: remount", what);
-  return mount_on_fd(NULL, fd, fallback, NULL, MS_BIND | MS_REMOUNT | (cur & ~clear) | set, NULL, w,
-                     err);
-}
-
 /* ---- /proc/self/mountinfo ----------------------------------------------------------------- */
 
 struct mi_entry
@@ -628,14 +351,14 @@ static int mount_finish(struct mnt_job *j, bool remount, struct nook_error **err
   remount = remount && (set || j->req.f.clear_flags);
   if (!remount && !j->req.f.propagation && !j->req.attr_set && !j->req.attr_clr)
     return 0;
-  if (root_open(j->rootfd, j->rel, OPEN_EXISTING, &fd, err) < 0)
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, OPEN_EXISTING, &fd, err) < 0)
     return nook_error_prefix(err, "%s", j->what);
-  if (remount && remount_bind(fd, NULL, set, j->req.f.clear_flags, j->what, err) < 0)
+  if (remount && rootfs_resolve_remount_bind(fd, NULL, set, j->req.f.clear_flags, j->what, err) < 0)
     return -1;
   if (j->req.f.propagation)
     {
       _cleanup_free_ char *w = xasprintf("%s: set propagation", j->what);
-      if (mount_on_fd(NULL, fd, NULL, NULL, j->req.f.propagation, NULL, w, err) < 0)
+      if (rootfs_resolve_mount_on_fd(NULL, fd, NULL, NULL, j->req.f.propagation, NULL, w, err) < 0)
         return -1;
     }
   if (j->req.attr_set || j->req.attr_clr)
@@ -661,9 +384,13 @@ static int mount_bind(struct mnt_job *j, const char *source, struct nook_error *
     src = xasprintf("%s/%s", j->ctx->bundle, source);
   if (stat(src, &st) < 0)
     return nook_error_set(err, errno, "%s: stat `%s`", j->what, src);
-  if (root_open(j->rootfd, j->rel, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE, &fd, err) < 0)
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE,
+                               &fd, err)
+      < 0)
     return nook_error_prefix(err, "%s", j->what);
-  if (mount_on_fd(src, fd, NULL, NULL, MS_BIND | (j->req.f.flags & MS_REC), NULL, j->what, err) < 0)
+  if (rootfs_resolve_mount_on_fd(src, fd, NULL, NULL, MS_BIND | (j->req.f.flags & MS_REC), NULL,
+                                 j->what, err)
+      < 0)
     return -1;
   return mount_finish(j, true, err);
 }
@@ -800,13 +527,13 @@ static int mount_fs(struct mnt_job *j, const char *type, struct nook_error **err
 
   if (streq(type, "devpts"))
     devpts_defaults(&j->req.f.data, j->ctx->in_userns);
-  if (root_open(j->rootfd, j->rel, CREATE_DIR, &fd, err) < 0)
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, CREATE_DIR, &fd, err) < 0)
     return nook_error_prefix(err, "%s", j->what);
   if ((j->req.extra & EXTRA_TMPCOPYUP)
       && (lower = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return nook_error_set(err, errno, "%s: tmpcopyup", j->what);
-  r = mount_on_fd(j->m->source ? j->m->source : type, fd, NULL, type, flags, j->req.f.data, j->what,
-                  err);
+  r = rootfs_resolve_mount_on_fd(j->m->source ? j->m->source : type, fd, NULL, type, flags,
+                                 j->req.f.data, j->what, err);
   if (r < 0 && (host = host_fallback(j, type, r)) != NULL)
     {
       if (err)
@@ -818,7 +545,7 @@ static int mount_fs(struct mnt_job *j, const char *type, struct nook_error **err
     return r;
   if (lower >= 0)
     {
-      if (root_open(j->rootfd, j->rel, OPEN_EXISTING, &upper, err) < 0
+      if (rootfs_resolve_root_open(j->rootfd, j->rel, OPEN_EXISTING, &upper, err) < 0
           || copy_tree(lower, upper, err) < 0)
         return nook_error_prefix(err, "%s", j->what);
     }
@@ -908,14 +635,16 @@ static int cgroup_hier_cb(const struct mi_entry *e, void *data, struct nook_erro
   if (fd < 0)
     return nook_error_set(err, errno, "%s: open", what);
   if (w->own_ns)
-    r = mount_on_fd(e->fstype, fd, NULL, e->fstype, w->flags, v2 ? NULL : ctrls, what, err);
-  else if ((r = mount_on_fd(src, fd, NULL, NULL, MS_BIND | MS_REC, NULL, what, err)) == 0
+    r = rootfs_resolve_mount_on_fd(e->fstype, fd, NULL, e->fstype, w->flags, v2 ? NULL : ctrls,
+                                   what, err);
+  else if ((r = rootfs_resolve_mount_on_fd(src, fd, NULL, NULL, MS_BIND | MS_REC, NULL, what, err))
+               == 0
            && w->flags)
     {
       close(fd);
       fd = openat(w->dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       r = fd < 0 ? nook_error_set(err, errno, "%s: open", what)
-                 : remount_bind(fd, NULL, w->flags, 0, what, err);
+                 : rootfs_resolve_remount_bind(fd, NULL, w->flags, 0, what, err);
     }
   return r < 0 ? r : cgroup_comount_links(w->dirfd, name, err);
 }
@@ -937,16 +666,17 @@ static int mount_cgroup(struct mnt_job *j, struct nook_error **err)
 
   if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)
     return mount_fs(j, "cgroup2", err);
-  if (root_open(j->rootfd, j->rel, CREATE_DIR, &fd, err) < 0)
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, CREATE_DIR, &fd, err) < 0)
     return nook_error_prefix(err, "%s", j->what);
-  if (mount_on_fd("tmpfs", fd, NULL, "tmpfs",
-                  (w.flags & ~(unsigned long)MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=755", j->what, err)
+  if (rootfs_resolve_mount_on_fd("tmpfs", fd, NULL, "tmpfs",
+                                 (w.flags & ~(unsigned long)MS_RDONLY) | MS_NOSUID | MS_NODEV
+                                     | MS_NOEXEC,
+                                 "mode=755", j->what, err)
       < 0)
     return -1;
   close(fd);
   fd = -1;
-  if (root_open(j->rootfd, j->rel, OPEN_EXISTING, &fd, err) < 0)
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, OPEN_EXISTING, &fd, err) < 0)
     return nook_error_prefix(err, "%s", j->what);
   if (nook_read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 20, &w.self, NULL, err) < 0)
     return nook_error_prefix(err, "%s", j->what);
@@ -966,7 +696,7 @@ static int mount_entry(const struct nook_rootfs_ctx *ctx, int rootfd, const stru
   if (m->destination == NULL)
     return nook_error_set(err, EINVAL, "mount without a destination");
   parse_options(m->options, &j.req);
-  j.rel = path_clean_rel(m->destination);
+  j.rel = rootfs_resolve_path_clean_rel(m->destination);
   j.what = xasprintf("mount `%s` on `%s`",
                      m->source ? m->source
                      : type    ? type
@@ -991,149 +721,6 @@ static int mount_entry(const struct nook_rootfs_ctx *ctx, int rootfd, const stru
   free(j.what);
   free(j.req.f.data);
   return r;
-}
-
-/* ---- /dev ----------------------------------------------------------------------------------- */
-
-struct dev_node
-{
-  char type; /* c b u p */
-  const char *path;
-  int64_t major, minor;
-  mode_t mode;
-  uid_t uid; /* (uid_t)-1: leave */
-  gid_t gid;
-};
-
-static const struct dev_node default_devices[] = {
-  { 'c', "/dev/null", 1, 3, 0666, (uid_t)-1, (gid_t)-1 },
-  { 'c', "/dev/zero", 1, 5, 0666, (uid_t)-1, (gid_t)-1 },
-  { 'c', "/dev/full", 1, 7, 0666, (uid_t)-1, (gid_t)-1 },
-  { 'c', "/dev/random", 1, 8, 0666, (uid_t)-1, (gid_t)-1 },
-  { 'c', "/dev/urandom", 1, 9, 0666, (uid_t)-1, (gid_t)-1 },
-  { 'c', "/dev/tty", 5, 0, 0666, (uid_t)-1, (gid_t)-1 },
-};
-
-/* mknod, or where that is refused (a user namespace), a bind mount of the host's node onto an
- * empty file, as runc does.  A node already there is replaced. */
-static int create_device(const struct nook_rootfs_ctx *ctx, int rootfd, const struct dev_node *d,
-                         struct nook_error **err)
-{
-  _cleanup_free_ char *rel = path_clean_rel(d->path);
-  _cleanup_free_ char *what = xasprintf("create device `%s`", d->path);
-  _cleanup_close_ int dirfd = -1, fd = -1;
-  char *slash = strrchr(rel, '/');
-  const char *name = slash ? slash + 1 : rel;
-  mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
-
-  if (!strchr("cbup", d->type) || d->type == '\0' || *name == '\0')
-    return nook_error_set(err, EINVAL, "%s: invalid device", what);
-  if (slash)
-    *slash = '\0';
-  if (root_open(rootfd, slash ? rel : "", CREATE_DIR, &dirfd, err) < 0)
-    return nook_error_prefix(err, "%s", what);
-  if (slash)
-    *slash = '/';
-  if (!ctx->in_userns || type == S_IFIFO)
-    {
-      dev_t dev = makedev((unsigned)d->major, (unsigned)d->minor);
-      int r = mknodat(dirfd, name, type | (d->mode & 07777), dev);
-      if (r < 0 && errno == EEXIST && unlinkat(dirfd, name, 0) == 0)
-        r = mknodat(dirfd, name, type | (d->mode & 07777), dev);
-      if (r == 0 && (d->uid != (uid_t)-1 || d->gid != (gid_t)-1)
-          && fchownat(dirfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
-        return nook_error_set(err, errno, "%s: chown", what);
-      if (r == 0 || errno != EPERM)
-        return r == 0 ? 0 : nook_error_set(err, errno, "%s", what);
-    }
-  if (root_open(rootfd, rel, CREATE_FILE, &fd, err) < 0)
-    return nook_error_prefix(err, "%s", what);
-  return mount_on_fd(d->path, fd, NULL, NULL, MS_BIND, NULL, what, err);
-}
-
-/* /dev/pts and /dev/shm directories, /dev/ptmx -> pts/ptmx (the container's devpts instance),
- * and the usual symlinks. */
-static int create_dev_links(int rootfd, struct nook_error **err)
-{
-  static const char *const links[][2] = {
-    { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
-    { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
-    { "/proc/kcore", "core" },       { "pts/ptmx", "ptmx" },
-  };
-  _cleanup_close_ int dev = -1;
-
-  if (root_open(rootfd, "dev", CREATE_DIR, &dev, err) < 0)
-    return -1;
-  if ((mkdirat(dev, "pts", 0755) < 0 && errno != EEXIST)
-      || (mkdirat(dev, "shm", 01777) < 0 && errno != EEXIST))
-    return nook_error_set(err, errno, "mkdir in `/dev`");
-  if (unlinkat(dev, "ptmx", 0) < 0 && errno != ENOENT)
-    return nook_error_set(err, errno, "remove `/dev/ptmx`");
-  for (size_t i = 0; i < ARRAY_SIZE(links); i++)
-    {
-      /* the host's /proc, before pivot_root: /dev/core only where /proc/kcore exists */
-      if (streq(links[i][1], "core") && access("/proc/kcore", F_OK) < 0)
-        continue;
-      if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
-        return nook_error_set(err, errno, "symlink `/dev/%s`", links[i][1]);
-    }
-  return 0;
-}
-
-static bool spec_has_device(const struct nook_linux *l, const char *path)
-{
-  _cleanup_free_ char *rel = path_clean_rel(path);
-  for (size_t i = 0; l && i < l->n_devices; i++)
-    {
-      _cleanup_free_ char *other = path_clean_rel(l->devices[i].path ? l->devices[i].path : "");
-      if (streq(rel, other))
-        return true;
-    }
-  return false;
-}
-
-static int create_devices(const struct nook_rootfs_ctx *ctx, int rootfd, struct nook_error **err)
-{
-  const struct nook_linux *l = ctx->spec->linux;
-  mode_t old = umask(0); /* the modes are the config's */
-  int r = 0;
-
-  for (size_t i = 0; r == 0 && i < ARRAY_SIZE(default_devices); i++)
-    if (!spec_has_device(l, default_devices[i].path))
-      r = create_device(ctx, rootfd, &default_devices[i], err);
-  for (size_t i = 0; r == 0 && l && i < l->n_devices; i++)
-    {
-      const struct nook_device *d = &l->devices[i];
-      struct dev_node n = {
-        .type = d->type,
-        .path = d->path ? d->path : "",
-        .major = d->major,
-        .minor = d->minor,
-        .mode = d->file_mode.set ? (mode_t)d->file_mode.value : 0666,
-        .uid = d->uid.set ? (uid_t)d->uid.value : (uid_t)-1,
-        .gid = d->gid.set ? (gid_t)d->gid.value : (gid_t)-1,
-      };
-      r = create_device(ctx, rootfd, &n, err);
-    }
-  if (r == 0)
-    r = create_dev_links(rootfd, err);
-  umask(old);
-  return r;
-}
-
-/* runc leaves /dev alone when the config bind-mounts it from the host. */
-static bool dev_is_bind_mounted(const struct nook_spec *spec)
-{
-  for (size_t i = 0; i < spec->n_mounts; i++)
-    {
-      const struct nook_mount *m = &spec->mounts[i];
-      _cleanup_free_ char *rel = path_clean_rel(m->destination ? m->destination : "");
-      if (streq(rel, "dev")
-          && (streq(m->type, "bind") || nook_strv_contains(m->options, "bind")
-              || nook_strv_contains(m->options, "rbind")))
-        return true;
-    }
-  return false;
 }
 
 /* ---- the steps ---------------------------------------------------------------------------- */
@@ -1180,9 +767,9 @@ int nook_rootfs_prepare(const struct nook_rootfs_ctx *ctx, struct nook_error **e
   for (size_t i = 0; i < spec->n_mounts; i++)
     if (mount_entry(ctx, rootfd, &spec->mounts[i], err) < 0)
       return -1;
-  if (dev_is_bind_mounted(spec))
+  if (rootfs_devices_dev_is_bind_mounted(spec))
     return 0;
-  return create_devices(ctx, rootfd, err);
+  return rootfs_devices_create_devices(ctx, rootfd, err);
 }
 
 static int move_root(const char *rootfs, struct nook_error **err)
@@ -1229,7 +816,7 @@ int nook_rootfs_pivot(const struct nook_rootfs_ctx *ctx, struct nook_error **err
  * image could have made it anything). */
 static int open_dev_null(int rootfd, int *ret_fd, struct nook_error **err)
 {
-  _cleanup_close_ int fd = open_in_root(rootfd, "dev/null");
+  _cleanup_close_ int fd = rootfs_resolve_open_in_root(rootfd, "dev/null");
   struct stat st;
 
   if (fd < 0 || fstat(fd, &st) < 0)
@@ -1245,34 +832,36 @@ static int open_dev_null(int rootfd, int *ret_fd, struct nook_error **err)
  * ro,nosuid,nodev,noexec).  Paths that do not exist are skipped, as runc does. */
 static int protect_path(int rootfd, const char *path, int *devnull, struct nook_error **err)
 {
-  _cleanup_free_ char *rel = path_clean_rel(path);
+  _cleanup_free_ char *rel = rootfs_resolve_path_clean_rel(path);
   _cleanup_free_ char *abs = xasprintf("/%s", rel);
   _cleanup_free_ char *what = xasprintf(devnull ? "mask `%s`" : "make `%s` read-only", path);
   _cleanup_free_ char *null_path = NULL;
-  _cleanup_close_ int fd = open_in_root(rootfd, rel);
+  _cleanup_close_ int fd = rootfs_resolve_open_in_root(rootfd, rel);
   struct stat st;
 
   if (fd < 0)
     return errno == ENOENT || errno == ENOTDIR ? 0 : nook_error_set(err, errno, "%s", what);
   if (devnull == NULL)
     {
-      if (mount_on_fd(NULL, fd, abs, NULL, MS_BIND | MS_REC, NULL, what, err) < 0)
+      if (rootfs_resolve_mount_on_fd(NULL, fd, abs, NULL, MS_BIND | MS_REC, NULL, what, err) < 0)
         return -1;
       close(fd);
-      if ((fd = open_in_root(rootfd, rel)) < 0)
+      if ((fd = rootfs_resolve_open_in_root(rootfd, rel)) < 0)
         return nook_error_set(err, errno, "%s", what);
-      return remount_bind(fd, abs, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, what, err);
+      return rootfs_resolve_remount_bind(fd, abs, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0,
+                                         what, err);
     }
   if (fstat(fd, &st) < 0)
     return nook_error_set(err, errno, "%s", what);
   if (S_ISDIR(st.st_mode))
-    return mount_on_fd("tmpfs", fd, abs, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       "size=0", what, err);
+    return rootfs_resolve_mount_on_fd("tmpfs", fd, abs, "tmpfs",
+                                      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", what,
+                                      err);
   if (*devnull < 0 && open_dev_null(rootfd, devnull, err) < 0)
     return nook_error_prefix(err, "%s", what);
-  if (fd_target(*devnull, "/dev/null", &null_path) < 0)
+  if (rootfs_resolve_fd_target(*devnull, "/dev/null", &null_path) < 0)
     return nook_error_set(err, errno, "%s: `/dev/null`", what);
-  return mount_on_fd(null_path, fd, abs, NULL, MS_BIND, NULL, what, err);
+  return rootfs_resolve_mount_on_fd(null_path, fd, abs, NULL, MS_BIND, NULL, what, err);
 }
 
 int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **err)
@@ -1291,7 +880,7 @@ int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **
     if (protect_path(rootfd, l->masked_paths[i], &devnull, err) < 0)
       return -1;
   if (ctx->spec->root && ctx->spec->root->readonly
-      && remount_bind(rootfd, "/", MS_RDONLY, 0, "remount `/` read-only", err) < 0)
+      && rootfs_resolve_remount_bind(rootfd, "/", MS_RDONLY, 0, "remount `/` read-only", err) < 0)
     return -1;
   if (root_propagation(ctx->spec, &prop, err) < 0)
     return -1;
@@ -1302,7 +891,7 @@ int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **
 
 int nook_rootfs_mount_console(const char *slave_path, struct nook_error **err)
 {
-  _cleanup_free_ char *rel = path_clean_rel(slave_path);
+  _cleanup_free_ char *rel = rootfs_resolve_path_clean_rel(slave_path);
   _cleanup_free_ char *abs = xasprintf("/%s", rel);
   _cleanup_free_ char *what = xasprintf("mount `%s` on `/dev/console`", slave_path);
   _cleanup_free_ char *source = NULL;
@@ -1311,10 +900,10 @@ int nook_rootfs_mount_console(const char *slave_path, struct nook_error **err)
 
   if (rootfd < 0)
     return nook_error_set(err, errno, "open `/`");
-  src = open_in_root(rootfd, rel);
-  if (src < 0 || fd_target(src, abs, &source) < 0)
+  src = rootfs_resolve_open_in_root(rootfd, rel);
+  if (src < 0 || rootfs_resolve_fd_target(src, abs, &source) < 0)
     return nook_error_set(err, errno, "%s", what);
-  if (root_open(rootfd, "dev/console", CREATE_FILE, &dst, err) < 0)
+  if (rootfs_resolve_root_open(rootfd, "dev/console", CREATE_FILE, &dst, err) < 0)
     return nook_error_prefix(err, "%s", what);
-  return mount_on_fd(source, dst, "/dev/console", NULL, MS_BIND, NULL, what, err);
+  return rootfs_resolve_mount_on_fd(source, dst, "/dev/console", NULL, MS_BIND, NULL, what, err);
 }

@@ -1,0 +1,295 @@
+/* Paths inside the container's root, which an image controls: a path is resolved relative to a
+ * dirfd of the rootfs with openat2 (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or on kernels
+ * without it by a walk that reads symlinks itself and keeps them inside the root; missing
+ * destinations are created one component at a time relative to the resolved parent; and mount(2)
+ * is made on /proc/self/fd/N of the resolved O_PATH fd, never on a string path a symlink in the
+ * image could redirect. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifdef HAVE_LINUX_OPENAT2_H
+#include <linux/openat2.h>
+#else
+struct open_how
+{
+  unsigned long long flags, mode, resolve;
+};
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+#endif
+
+#include "common/util.h"
+#include "runtime/rootfs.h"
+#include "runtime/rootfs-internal.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* ---- paths inside the root ---------------------------------------------------------------- */
+
+/* "/a//b/./../c/" -> "a/c": a lexically clean path relative to the root that never climbs
+ * above it, as runc's CleanPath; "" is the root itself. */
+char *rootfs_resolve_path_clean_rel(const char *path)
+{
+  char *out = xmalloc(strlen(path) + 1);
+  size_t len = 0;
+
+  for (const char *p = path; *p;)
+    {
+      const char *s;
+      size_t n;
+
+      while (*p == '/')
+        p++;
+      s = p;
+      p += strcspn(p, "/");
+      n = (size_t)(p - s);
+      if (n == 0 || (n == 1 && s[0] == '.'))
+        continue;
+      if (n == 2 && s[0] == '.' && s[1] == '.')
+        {
+          while (len > 0 && out[len - 1] != '/')
+            len--;
+          if (len > 0)
+            len--;
+          continue;
+        }
+      if (len > 0)
+        out[len++] = '/';
+      memcpy(out + len, s, n);
+      len += n;
+    }
+  out[len] = '\0';
+  return out;
+}
+
+/* The fallback for kernels without openat2 (< 5.6): walks rel one component at a time with
+ * O_NOFOLLOW, reading symlinks and restarting from the root for absolute targets, and clamping
+ * ".." at the root, so that the result is what RESOLVE_IN_ROOT would give.  /proc magic links
+ * cannot be jumped through: their text is read as a path inside the root.  With follow false,
+ * any symlink is an error (used to reopen an already resolved prefix).  Returns an O_PATH fd,
+ * or -1 with errno set. */
+static int walk_in_root(int rootfd, const char *rel, bool follow)
+{
+  _cleanup_free_ char *todo = xstrdup(rel);
+  _cleanup_free_ char *done = xstrdup("");
+  _cleanup_close_ int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int links = 0;
+
+  while (cur >= 0)
+    {
+      char *p = todo + strspn(todo, "/");
+      size_t n = strcspn(p, "/");
+      _cleanup_free_ char *name = xstrndup(p, n);
+      _cleanup_close_ int next = -1;
+      char target[PATH_MAX];
+      struct stat st;
+      ssize_t tl;
+
+      memmove(todo, p + n, strlen(p + n) + 1); /* todo is now "/rest" or "" */
+      if (n == 0)
+        return TAKE_FD(cur);
+      if (streq(name, "."))
+        continue;
+      if (streq(name, ".."))
+        {
+          char *slash = strrchr(done, '/');
+          *(slash ? slash : done) = '\0';
+          close(cur);
+          cur = walk_in_root(rootfd, done, false);
+          continue;
+        }
+      next = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0 || fstat(next, &st) < 0)
+        return -1;
+      if (!S_ISLNK(st.st_mode))
+        {
+          char *d = *done ? xasprintf("%s/%s", done, name) : xstrdup(name);
+          free(done);
+          done = d;
+          close(cur);
+          cur = TAKE_FD(next);
+          continue;
+        }
+      if (!follow || ++links > 40)
+        return errno = ELOOP, -1;
+      tl = readlinkat(next, "", target, sizeof(target) - 1);
+      if (tl < 0)
+        return -1;
+      target[tl] = '\0';
+      p = xasprintf("%s%s", target, todo);
+      free(todo);
+      todo = p;
+      if (target[0] == '/')
+        {
+          *done = '\0';
+          close(cur);
+          cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
+    }
+  return -1;
+}
+
+/* Resolves rel (clean, relative) inside the root to an O_PATH fd; -1 with errno on failure. */
+int rootfs_resolve_open_in_root(int rootfd, const char *rel)
+{
+  struct open_how how = {
+    .flags = O_PATH | O_CLOEXEC,
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  long fd = -1;
+
+  for (int i = 0; i < 32; i++)
+    {
+      fd = syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
+      /* EAGAIN: a rename raced with ".." resolution; the kernel asks us to retry */
+      if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
+        break;
+    }
+  if (fd < 0 && errno == ENOSYS)
+    return walk_in_root(rootfd, rel, true);
+  return (int)fd;
+}
+
+/* Resolves rel inside the root to an O_PATH fd in *ret_fd, creating what is missing with
+ * mkdirat/openat relative to the resolved parent, one component at a time.  A dangling symlink
+ * is never created through: it stays ENOENT. */
+int rootfs_resolve_root_open(int rootfd, const char *rel, enum create_mode mode, int *ret_fd,
+                             struct nook_error **err)
+{
+  _cleanup_close_ int fd = rootfs_resolve_open_in_root(rootfd, rel);
+  size_t pos = 0;
+
+  if (fd >= 0 || errno != ENOENT || mode == OPEN_EXISTING)
+    {
+      if (fd < 0)
+        return nook_error_set(err, errno, "open `/%s`", rel);
+      *ret_fd = TAKE_FD(fd);
+      return 0;
+    }
+  fd = rootfs_resolve_open_in_root(rootfd, "");
+  for (;;)
+    {
+      size_t end = pos + strcspn(rel + pos, "/");
+      bool last = rel[end] == '\0';
+      _cleanup_free_ char *prefix = xstrndup(rel, end);
+      _cleanup_free_ char *name = xstrndup(rel + pos, end - pos);
+      int next;
+
+      if (fd < 0)
+        return nook_error_set(err, errno, "open `/%s`", rel);
+      next = rootfs_resolve_open_in_root(rootfd, prefix);
+      if (next < 0 && errno == ENOENT)
+        {
+          int r;
+          if (last && mode == CREATE_FILE)
+            {
+              r = openat(fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+              if (r >= 0)
+                close(r);
+            }
+          else
+            r = mkdirat(fd, name, 0755);
+          if (r < 0 && errno != EEXIST)
+            return nook_error_set(err, errno, "create `/%s`", prefix);
+          next = rootfs_resolve_open_in_root(rootfd, prefix);
+        }
+      if (next < 0)
+        return nook_error_set(err, errno, "open `/%s`", prefix);
+      close(fd);
+      fd = next;
+      if (last)
+        break;
+      pos = end + 1;
+    }
+  *ret_fd = TAKE_FD(fd);
+  return 0;
+}
+
+/* The path mount(2) can use for the object fd refers to: its /proc/self/fd/N link.  After
+ * pivot_root, when the container has no procfs at /proc, the absolute path fallback is used
+ * instead, once checked to name the same inode (paths cannot leave the new root then, and
+ * without procfs there are no magic links to jump through). */
+int rootfs_resolve_fd_target(int fd, const char *fallback, char **ret)
+{
+  struct statfs sfs;
+  struct stat a, b;
+
+  if (statfs("/proc/self/fd", &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC)
+    {
+      *ret = xasprintf("/proc/self/fd/%d", fd);
+      return 0;
+    }
+  if (fallback == NULL || fstat(fd, &a) < 0 || stat(fallback, &b) < 0)
+    return fallback ? -1 : (errno = ENOENT, -1);
+  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+    return errno = EXDEV, -1;
+  *ret = xstrdup(fallback);
+  return 0;
+}
+
+/* mount(2) onto what fd refers to; source NULL means the target itself (a bind onto itself).
+ * The error is "WHAT: strerror". */
+int rootfs_resolve_mount_on_fd(const char *source, int fd, const char *fallback, const char *type,
+                               unsigned long flags, const char *data, const char *what,
+                               struct nook_error **err)
+{
+  _cleanup_free_ char *target = NULL;
+
+  if (rootfs_resolve_fd_target(fd, fallback, &target) < 0)
+    return nook_error_set(err, errno, "%s: no path to the target (is /proc mounted?)", what);
+  if (mount(source ? source : target, target, type, flags, data) < 0)
+    return nook_error_set(err, errno, "%s", what);
+  return 0;
+}
+
+/* The per-mount flags statvfs reports, as MS_* flags. */
+static unsigned long statvfs_mount_flags(unsigned long f)
+{
+  static const unsigned long map[][2] = {
+    { ST_RDONLY, MS_RDONLY },     { ST_NOSUID, MS_NOSUID },   { ST_NODEV, MS_NODEV },
+    { ST_NOEXEC, MS_NOEXEC },     { ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
+    { ST_RELATIME, MS_RELATIME },
+  };
+  unsigned long r = 0;
+  for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+    if (f & map[i][0])
+      r |= map[i][1];
+  return r;
+}
+
+/* Changes the per-mount flags of the mount fd is the root of (MS_BIND|MS_REMOUNT): flags in set
+ * are added, those in clear removed, and every other one keeps its current value as statvfs
+ * reports it, so that flags locked by a user namespace (ro nosuid nodev noexec and the atime
+ * mode) are passed again and the remount does not fail with EPERM, as runc does. */
+int rootfs_resolve_remount_bind(int fd, const char *fallback, unsigned long set,
+                                unsigned long clear, const char *what, struct nook_error **err)
+{
+  _cleanup_free_ char *w = NULL;
+  struct statvfs sv;
+  unsigned long cur;
+
+  if (fstatvfs(fd, &sv) < 0)
+    return nook_error_set(err, errno, "%s: statvfs", what);
+  cur = statvfs_mount_flags(sv.f_flag);
+  if ((set | clear) & ATIME_FLAGS)
+    cur &= ~(unsigned long)ATIME_FLAGS;
+  else if (!(cur & (MS_NOATIME | MS_RELATIME)))
+    cur |= MS_STRICTATIME; /* otherwise the kernel would default to relatime */
+  set &= ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
+  w = xasprintf("%s: remount", what);
+  return rootfs_resolve_mount_on_fd(NULL, fd, fallback, NULL,
+                                    MS_BIND | MS_REMOUNT | (cur & ~clear) | set, NULL, w, err);
+}
