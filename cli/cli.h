@@ -37,6 +37,11 @@ int cmd_state(const struct oci_globals *g, int argc, char **argv);
 int cmd_kill(const struct oci_globals *g, int argc, char **argv);
 int cmd_delete(const struct oci_globals *g, int argc, char **argv);
 int cmd_list(const struct oci_globals *g, int argc, char **argv);
+int cmd_pause(const struct oci_globals *g, int argc, char **argv);
+int cmd_resume(const struct oci_globals *g, int argc, char **argv);
+int cmd_ps(const struct oci_globals *g, int argc, char **argv);
+int cmd_update(const struct oci_globals *g, int argc, char **argv);
+int cmd_events(const struct oci_globals *g, int argc, char **argv);
 
 /* Prints err once (stderr and --log) and returns OCI_EXIT_ERROR. */
 int cli_fail(struct nook_error *err);

@@ -21,20 +21,8 @@ enum
   OPT_HELP,
 };
 
-static const struct option create_opts[] = {
-  { "bundle", required_argument, NULL, OPT_BUNDLE },
-  { "b", required_argument, NULL, OPT_BUNDLE },
-  { "pid-file", required_argument, NULL, OPT_PID_FILE },
-  { "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
-  { "no-pivot", no_argument, NULL, OPT_NO_PIVOT },
-  { "no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING },
-  { "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
-  { "help", no_argument, NULL, OPT_HELP },
-  { "h", no_argument, NULL, OPT_HELP },
-  { NULL, 0, NULL, 0 },
-};
-
-static const struct option run_opts[] = {
+/* create and run share one table; run's own options are refused by create in parse(). */
+static const struct option opts[] = {
   { "bundle", required_argument, NULL, OPT_BUNDLE },
   { "b", required_argument, NULL, OPT_BUNDLE },
   { "pid-file", required_argument, NULL, OPT_PID_FILE },
@@ -74,8 +62,11 @@ static int parse(int argc, char **argv, bool run, struct nook_create_opts *o)
   const char *verb = run ? "run" : "create";
   int c;
 
-  while ((c = cli_getopt(argc, argv, run ? run_opts : create_opts, verb)) != -1)
-    switch (c)
+  while ((c = cli_getopt(argc, argv, opts, verb)) != -1)
+    {
+      if (!run && (c == OPT_DETACH || c == OPT_KEEP || c == OPT_NO_SUBREAPER))
+        return cli_usage_error(verb, "unknown option `%s`", argv[optind - 1]);
+      switch (c)
       {
       case OPT_BUNDLE: o->bundle = optarg; break;
       case OPT_PID_FILE: o->pid_file = optarg; break;
@@ -92,6 +83,7 @@ static int parse(int argc, char **argv, bool run, struct nook_create_opts *o)
       case OPT_HELP: usage(run); return -2;
       default: return OCI_EXIT_ERROR;
       }
+    }
   if (cli_want_args(argc, argv, 1, verb, "container id") != 0)
     return OCI_EXIT_ERROR;
   o->id = argv[optind];
@@ -100,7 +92,7 @@ static int parse(int argc, char **argv, bool run, struct nook_create_opts *o)
 
 int cmd_create(const struct oci_globals *g, int argc, char **argv)
 {
-  struct nook_create_opts o = { .root = g->root };
+  struct nook_create_opts o = { .root = g->root, .systemd_cgroup = g->systemd_cgroup };
   struct nook_error *err = NULL;
   int r = parse(argc, argv, false, &o);
 
@@ -113,7 +105,7 @@ int cmd_create(const struct oci_globals *g, int argc, char **argv)
 
 int cmd_run(const struct oci_globals *g, int argc, char **argv)
 {
-  struct nook_create_opts o = { .root = g->root };
+  struct nook_create_opts o = { .root = g->root, .systemd_cgroup = g->systemd_cgroup };
   struct nook_error *err = NULL;
   int status = 0;
   int r = parse(argc, argv, true, &o);

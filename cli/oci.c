@@ -15,12 +15,17 @@
 static const struct oci_command commands[] = {
   { "create", cmd_create, "create a container" },
   { "delete", cmd_delete, "delete a container and its state" },
+  { "events", cmd_events, "print a container's resource statistics and OOM events as JSON" },
   { "kill", cmd_kill, "send a signal to a container's init (or all its processes)" },
   { "list", cmd_list, "list the containers" },
+  { "pause", cmd_pause, "freeze every process of a container" },
+  { "ps", cmd_ps, "list the processes of a container" },
+  { "resume", cmd_resume, "thaw a paused container" },
   { "run", cmd_run, "create and start a container" },
   { "spec", cmd_spec, "write a default config.json" },
   { "start", cmd_start, "start a created container" },
   { "state", cmd_state, "print a container's state as JSON" },
+  { "update", cmd_update, "change the resource limits of a running container" },
 };
 
 int cli_fail(struct nook_error *err)

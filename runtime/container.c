@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroups/cgroup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/container.h"
@@ -27,6 +29,10 @@
 #include "runtime/lifecycle.h"
 #include "runtime/namespaces.h"
 #include "runtime/terminal.h"
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
 
 /* Everything a create or run holds until the init is ready. */
 struct spawn
@@ -44,6 +50,7 @@ struct spawn
   int relay_fd;   /* run in the foreground with a terminal: receives the pty master */
   pid_t child;    /* the process nook cloned: the init, or the first stage */
   int init_pidfd; /* the init, once known */
+  struct nook_cgroup *cg;
   bool hooks_started;
   bool foreground;
 };
@@ -51,6 +58,8 @@ struct spawn
 static void spawn_release(struct spawn *s)
 {
   nook_spec_free(s->spec);
+  nook_cgroup_free(s->cg);
+  free(s->st.cgroup_path);
   free(s->raw);
   free(s->bundle);
   free(s->rootfs);
@@ -195,15 +204,48 @@ static int sync_with_init(struct spawn *s, struct nook_error **err)
   return nook_sync_expect(s->sync_fd, NOOK_SYNC_READY, NULL, err);
 }
 
+/* clone3 places the child straight into its v2 cgroup (CLONE_INTO_CGROUP); elsewhere, or on
+ * kernels without clone3, a plain clone and nook_cgroup_enter() with sync step 0. */
+static pid_t clone_child(int flags, int cgroup_fd)
+{
+#ifdef SYS_clone3
+  if (cgroup_fd >= 0)
+    {
+      struct
+      {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+            set_tid, set_tid_size, cgroup;
+      } args = {
+        .flags = (uint64_t)(unsigned)flags | CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgroup_fd,
+      };
+      pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+      if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+        return pid;
+    }
+#endif
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_error **err)
 {
+  int cgroup_fd = s->cg ? nook_cgroup_dirfd(s->cg) : -1;
+  int flags = s->ns.two_stage ? 0 : s->ns.new_flags;
+  int late_flags = 0;
   int fds[2];
   pid_t pid;
 
+  /* Without CLONE_INTO_CGROUP the init is moved into its cgroup after clone; its cgroup
+   * namespace must be made after that, or it would be rooted at nook's own cgroup. */
+  if (s->cg && cgroup_fd < 0 && (flags & CLONE_NEWCGROUP))
+    {
+      flags &= ~CLONE_NEWCGROUP;
+      late_flags = CLONE_NEWCGROUP;
+    }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
     return nook_error_set(err, errno, "socketpair");
-  pid = (pid_t)syscall(SYS_clone, (s->ns.two_stage ? 0 : s->ns.new_flags) | SIGCHLD, NULL, NULL,
-                       NULL, NULL);
+  pid = clone_child(flags, cgroup_fd);
   if (pid < 0)
     {
       int e = errno;
@@ -225,6 +267,8 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
         .preserve_fds = s->o->preserve_fds,
         .no_pivot = s->o->no_pivot,
         .no_new_keyring = s->o->no_new_keyring,
+        .cgroup_sync = s->cg != NULL && cgroup_fd < 0,
+        .late_flags = late_flags,
       };
       /* The state directory's fd carries the flock that `start` and `delete` wait for. */
       close(fds[0]);
@@ -236,6 +280,73 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
   close(fds[1]);
   s->sync_fd = fds[0];
   s->child = pid;
+  if (s->cg && cgroup_fd < 0)
+    {
+      /* sync step 0 */
+      if (nook_cgroup_enter(s->cg, pid, err) < 0
+          || nook_sync_send(s->sync_fd, NOOK_SYNC_CGROUP_DONE, 0, NULL, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* The devices every container may use, after the config's own rules, as runc's
+ * AllowedDevices: mknod of anything, and null, random, full, tty, zero, urandom, the ptys,
+ * ptmx and tun. */
+static const struct nook_device_rule default_devices[] = {
+  { true, 'c', -1, -1, (char *)"m" }, { true, 'b', -1, -1, (char *)"m" },
+  { true, 'c', 1, 3, (char *)"rwm" }, { true, 'c', 1, 8, (char *)"rwm" },
+  { true, 'c', 1, 7, (char *)"rwm" }, { true, 'c', 5, 0, (char *)"rwm" },
+  { true, 'c', 1, 5, (char *)"rwm" }, { true, 'c', 1, 9, (char *)"rwm" },
+  { true, 'c', 136, -1, (char *)"rwm" }, { true, 'c', 5, 2, (char *)"rwm" },
+  { true, 'c', 10, 200, (char *)"rwm" },
+};
+
+/* linux.resources.devices, then the defaults, then an allow rule for each linux.devices node
+ * (the config asked for those nodes, so it may use them). */
+static struct nook_device_rule *device_rules(const struct nook_linux *lx, size_t *ret_n)
+{
+  size_t n_spec = lx && lx->resources ? lx->resources->n_devices : 0;
+  size_t n_nodes = lx ? lx->n_devices : 0;
+  size_t n = n_spec + ARRAY_SIZE(default_devices);
+  struct nook_device_rule *rules = xcalloc(n + n_nodes, sizeof(*rules));
+
+  if (n_spec)
+    memcpy(rules, lx->resources->devices, n_spec * sizeof(*rules));
+  memcpy(rules + n_spec, default_devices, sizeof(default_devices));
+  for (size_t i = 0; i < n_nodes; i++)
+    {
+      const struct nook_device *d = &lx->devices[i];
+      if (d->type == 'p') /* fifos are not devices to the cgroup */
+        continue;
+      rules[n++] = (struct nook_device_rule){
+        .allow = true,
+        .type = d->type == 'u' ? 'c' : d->type,
+        .major = d->major,
+        .minor = d->minor,
+        .access = (char *)"rwm",
+      };
+    }
+  *ret_n = n;
+  return rules;
+}
+
+static int create_cgroup(struct spawn *s, struct nook_error **err)
+{
+  const struct nook_linux *lx = s->spec->linux;
+  struct nook_resources res = lx && lx->resources ? *lx->resources : (struct nook_resources){ 0 };
+  _cleanup_free_ struct nook_device_rule *rules = device_rules(lx, &res.n_devices);
+  struct nook_cgroup_config cfg = {
+    .id = s->o->id,
+    .cgroups_path = lx ? lx->cgroups_path : NULL,
+    .systemd = s->o->systemd_cgroup,
+    .resources = &res,
+  };
+
+  res.devices = rules;
+  if (nook_cgroup_create(&cfg, &s->cg, err) < 0)
+    return -1;
+  s->st.cgroup_path = xstrdup(nook_cgroup_path(s->cg));
   return 0;
 }
 
@@ -271,6 +382,8 @@ static void spawn_abort(struct spawn *s)
     }
   if (s->init_pidfd >= 0 && s->st.pid != s->child)
     nook_lifecycle_wait_exit(s->init_pidfd, 5000);
+  if (s->cg)
+    nook_cgroup_destroy(s->cg, NULL);
   if (s->hooks_started)
     nook_lifecycle_poststop(s->spec, &s->st);
   if (s->dirfd >= 0)
@@ -293,7 +406,6 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
   s->st.rootfs = s->rootfs;
   s->st.created = nook_time_rfc3339();
   s->st.owner = (char *)"";
-  s->st.own_pidns = (s->ns.new_flags & CLONE_NEWPID) != 0;
   s->st.annotations = s->spec->annotations;
   s->st.n_annotations = s->spec->n_annotations;
 
@@ -314,6 +426,8 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
         }
     }
   if (open_console(s, &console_fd, err) < 0 || nook_ns_plan_init(s->spec, &s->ns, err) < 0)
+    goto fail;
+  if (create_cgroup(s, err) < 0)
     goto fail;
   s->st.own_pidns = (s->ns.new_flags & CLONE_NEWPID) || s->ns.join_fds[NOOK_NS_PID] >= 0;
   if (clone_init(s, fifo_fd, console_fd, err) < 0)
@@ -486,6 +600,8 @@ static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct no
       /* A concurrent `delete` may have removed it already; removal is then a no-op. */
       while (flock(s->dirfd, LOCK_EX) < 0 && errno == EINTR)
         ;
+      if (s->cg)
+        nook_cgroup_destroy(s->cg, NULL);
       nook_lifecycle_poststop(s->spec, &s->st);
       return nook_state_dir_remove(s->o->root, s->o->id, err);
     }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "runtime/state.h"
@@ -19,6 +20,7 @@ struct nook_create_opts
   int preserve_fds;
   bool no_pivot;
   bool no_new_keyring;
+  bool systemd_cgroup; /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
   bool detach; /* run only */
   bool keep;   /* run only: keep the stopped container's state */
 };
@@ -44,6 +46,22 @@ int nook_container_kill(const char *root, const char *id, int sig, bool all, str
 /* Removes a stopped (or created) container: runs poststop hooks and removes its state.  With
  * force, a running one is killed first; a directory left by a crashed create is removed. */
 int nook_container_delete(const char *root, const char *id, bool force, struct nook_error **err);
+
+/* pause / resume: freezes or thaws the container's cgroup. */
+int nook_container_pause(const char *root, const char *id, bool pause, struct nook_error **err);
+
+/* Every pid of a created, running or paused container (from its cgroup). */
+int nook_container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
+                        struct nook_error **err);
+
+/* Applies the fields set in res to the live cgroup (runc's `update`). */
+int nook_container_update(const char *root, const char *id, const struct nook_resources *res,
+                          struct nook_error **err);
+
+/* The cgroup of a created, running or paused container, for `events`. */
+struct nook_cgroup;
+int nook_container_cgroup(const char *root, const char *id, struct nook_cgroup **ret,
+                          struct nook_error **err);
 
 struct nook_container_info
 {

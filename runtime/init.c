@@ -406,6 +406,14 @@ void nook_init_main(const struct nook_init_args *a)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(0022);
 
+  /* sync step 0 */
+  if (a->cgroup_sync && nook_sync_expect(a->sync_fd, NOOK_SYNC_CGROUP_DONE, NULL, &err) < 0)
+    _exit(1);
+  if (a->late_flags && unshare(a->late_flags) < 0)
+    {
+      nook_error_set(&err, errno, "unshare cgroup namespace");
+      init_fail(a, err, 1);
+    }
   if (a->ns->two_stage)
     {
       if (stage_one(a, &err) < 0)

@@ -5,6 +5,7 @@
  * nook_sync_msg, optionally followed by text (an error message).  The steps, in order, each
  * labelled "sync step N" on both sides:
  *
+ *   0  parent -> init  CGROUP_DONE  (v1/hybrid, or no clone3) the init is in its cgroup
  *   1  init -> parent  USERMAP      (new user namespace only) write my uid/gid maps
  *      parent -> init  USERMAP_DONE
  *   2  init -> parent  PID          (two-stage only) the init's pid, from the first stage
@@ -30,7 +31,8 @@
 
 enum nook_sync_type
 {
-  NOOK_SYNC_USERMAP = 1,
+  NOOK_SYNC_CGROUP_DONE = 1,
+  NOOK_SYNC_USERMAP,
   NOOK_SYNC_USERMAP_DONE,
   NOOK_SYNC_PID,
   NOOK_SYNC_HOOKS,
@@ -70,6 +72,8 @@ struct nook_init_args
   int preserve_fds; /* fds 3 .. 3+preserve_fds-1 pass to the process */
   bool no_pivot;
   bool no_new_keyring;
+  bool cgroup_sync; /* wait for sync step 0 before anything else */
+  int late_flags;   /* CLONE_NEW* to unshare after sync step 0 (the cgroup namespace) */
 };
 
 /* Whether the init and parent do sync step 3. */

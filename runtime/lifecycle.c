@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroups/cgroup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/container.h"
@@ -87,11 +88,32 @@ static int ctr_open(const char *root, const char *id, bool lock, struct ctr *c, 
   return 0;
 }
 
+/* Writes the byte the init waits for on exec.fifo, then waits until the process was
+ * executed: the init holds the fifo open O_RDWR and close-on-exec, so a read end opened here
+ * sees POLLHUP once execve (or the init's death) closed the last writer.  poststart hooks
+ * must run after that (runtime-spec), not merely after the byte was written. */
+static int release_init(int dirfd, struct nook_error **err)
+{
+  _cleanup_close_ int rfd = openat(dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  _cleanup_close_ int wfd = -1;
+  struct pollfd pfd = { .fd = rfd, .events = 0 };
+
+  if (rfd < 0)
+    return nook_error_set(err, errno, "open exec.fifo");
+  wfd = openat(dirfd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (wfd < 0 || nook_write_all(wfd, "0", 1) < 0)
+    return nook_error_set(err, errno, "write exec.fifo");
+  close(TAKE_FD(wfd));
+  unlinkat(dirfd, "exec.fifo", 0);
+  while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+    ;
+  return 0;
+}
+
 int nook_container_start(const char *root, const char *id, struct nook_error **err)
 {
   struct ctr c;
   _cleanup_spec_ struct nook_spec *spec = NULL;
-  _cleanup_close_ int fifo = -1;
   int r = -1;
 
   if (ctr_open(root, id, true, &c, err) < 0)
@@ -104,13 +126,11 @@ int nook_container_start(const char *root, const char *id, struct nook_error **e
     }
   if (load_stored_spec(c.dirfd, id, &spec, err) < 0)
     goto out;
-  fifo = openat(c.dirfd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fifo < 0 || nook_write_all(fifo, "0", 1) < 0)
+  if (release_init(c.dirfd, err) < 0)
     {
-      nook_error_set(err, errno, "start container `%s`: exec.fifo", id);
+      nook_error_prefix(err, "start container `%s`", id);
       goto out;
     }
-  unlinkat(c.dirfd, "exec.fifo", 0);
   if (spec->hooks.n_poststart)
     {
       _cleanup_free_ char *state = nook_state_oci_json(c.st, NOOK_STATUS_RUNNING, false);
@@ -217,11 +237,27 @@ static size_t collect_pids(const struct nook_state *st, pid_t **ret)
   return n;
 }
 
-static int signal_all(const struct nook_state *st, int sig)
+/* The container's cgroup, or NULL (without an error) when it has none. */
+static int open_cgroup(const struct nook_state *st, struct nook_cgroup **ret, struct nook_error **err)
 {
-  _cleanup_free_ pid_t *pids = NULL;
-  size_t n = collect_pids(st, &pids);
+  *ret = NULL;
+  if (st->cgroup_path == NULL || *st->cgroup_path == '\0')
+    return 0;
+  return nook_cgroup_open(st->cgroup_path, ret, err);
+}
 
+/* Signals every process of the container: through its cgroup when it has one. */
+static int signal_all(const struct nook_state *st, int sig, struct nook_error **err)
+{
+  _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+  _cleanup_free_ pid_t *pids = NULL;
+  size_t n;
+
+  if (open_cgroup(st, &cg, err) < 0)
+    return -1;
+  if (cg)
+    return nook_cgroup_kill(cg, sig, err);
+  n = collect_pids(st, &pids);
   for (size_t i = 0; i < n; i++)
     kill(pids[i], sig);
   return 0;
@@ -247,7 +283,7 @@ int nook_container_kill(const char *root, const char *id, int sig, bool all, str
   if (r < 0)
     goto out;
   if (all)
-    r = signal_all(c.st, sig);
+    r = signal_all(c.st, sig, err);
   else if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
     r = nook_error_set(err, errno, "send signal %d to container `%s`", sig, id);
 out:
@@ -267,8 +303,8 @@ static int kill_and_wait(const struct ctr *c, const char *id, struct nook_error 
     return r;
   if (c->st->own_pidns)
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-  else
-    signal_all(c->st, SIGKILL);
+  else if (signal_all(c->st, SIGKILL, err) < 0)
+    return -1;
   if (nook_lifecycle_wait_exit(pidfd, 10000) < 0)
     return nook_error_setx(err, ETIMEDOUT, "container `%s` did not exit after SIGKILL", id);
   return 0;
@@ -318,6 +354,11 @@ int nook_container_delete(const char *root, const char *id, bool force, struct n
       nook_warn("%s", (*err)->msg);
       nook_error_freep(err);
     }
+  {
+    _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+    if (open_cgroup(c.st, &cg, err) < 0 || (cg && nook_cgroup_destroy(cg, err) < 0))
+      goto out;
+  }
   nook_lifecycle_poststop(spec, c.st);
   r = nook_state_dir_remove(root, id, err);
 out:
@@ -388,4 +429,74 @@ void nook_container_list_free(struct nook_container_info *list, size_t n)
       free(list[i].owner);
     }
   free(list);
+}
+
+/* Opens a container that must be created, running or paused, and its cgroup. */
+static int open_live(const char *root, const char *id, bool lock, struct ctr *c,
+                     struct nook_cgroup **ret_cg, struct nook_error **err)
+{
+  if (ctr_open(root, id, lock, c, err) < 0)
+    return -1;
+  if (c->status == NOOK_STATUS_STOPPED || c->status == NOOK_STATUS_CREATING)
+    return nook_error_setx(err, EINVAL, "container `%s` is not running: %s", id,
+                           nook_status_to_string(c->status));
+  if (open_cgroup(c->st, ret_cg, err) < 0)
+    return -1;
+  if (*ret_cg == NULL)
+    return nook_error_setx(err, ENOTSUP, "container `%s` has no cgroup", id);
+  return 0;
+}
+
+int nook_container_pause(const char *root, const char *id, bool pause, struct nook_error **err)
+{
+  _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+  struct ctr c;
+  int r = open_live(root, id, true, &c, &cg, err);
+
+  if (r == 0 && pause && c.status != NOOK_STATUS_RUNNING)
+    r = nook_error_setx(err, EINVAL, "cannot pause container `%s` that is %s", id,
+                        nook_status_to_string(c.status));
+  else if (r == 0 && !pause && c.status != NOOK_STATUS_PAUSED)
+    r = nook_error_setx(err, EINVAL, "cannot resume container `%s` that is %s", id,
+                        nook_status_to_string(c.status));
+  if (r == 0)
+    r = nook_cgroup_freeze(cg, pause, err);
+  ctr_release(&c);
+  return r;
+}
+
+int nook_container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
+                        struct nook_error **err)
+{
+  _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+  struct ctr c;
+  int r = open_live(root, id, false, &c, &cg, err);
+
+  if (r == 0)
+    r = nook_cgroup_pids(cg, ret, ret_n, err);
+  ctr_release(&c);
+  return r;
+}
+
+int nook_container_update(const char *root, const char *id, const struct nook_resources *res,
+                          struct nook_error **err)
+{
+  _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+  struct ctr c;
+  int r = open_live(root, id, true, &c, &cg, err);
+
+  if (r == 0)
+    r = nook_cgroup_update(cg, res, err);
+  ctr_release(&c);
+  return r;
+}
+
+int nook_container_cgroup(const char *root, const char *id, struct nook_cgroup **ret,
+                          struct nook_error **err)
+{
+  struct ctr c;
+  int r = open_live(root, id, false, &c, ret, err);
+
+  ctr_release(&c);
+  return r;
 }

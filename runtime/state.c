@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroups/cgroup.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "runtime/state.h"
@@ -124,6 +125,15 @@ int nook_state_dir_remove(const char *root, const char *id, struct nook_error **
   return 0;
 }
 
+static void annotations_json(yajl_gen g, const struct nook_state *st)
+{
+  nook_json_str(g, "annotations");
+  yajl_gen_map_open(g);
+  for (size_t i = 0; i < st->n_annotations; i++)
+    nook_json_kv_str(g, st->annotations[i].key, st->annotations[i].value);
+  yajl_gen_map_close(g);
+}
+
 int nook_state_write(int dirfd, const struct nook_state *st, struct nook_error **err)
 {
   yajl_gen g = nook_json_gen_new(false);
@@ -141,11 +151,8 @@ int nook_state_write(int dirfd, const struct nook_state *st, struct nook_error *
   nook_json_kv_str(g, "owner", st->owner);
   nook_json_kv_bool(g, "createdDone", st->created_done);
   nook_json_kv_bool(g, "ownPidns", st->own_pidns);
-  nook_json_str(g, "annotations");
-  yajl_gen_map_open(g);
-  for (size_t i = 0; i < st->n_annotations; i++)
-    nook_json_kv_str(g, st->annotations[i].key, st->annotations[i].value);
-  yajl_gen_map_close(g);
+  nook_json_kv_str(g, "cgroupPath", st->cgroup_path);
+  annotations_json(g, st);
   yajl_gen_map_close(g);
   text = nook_json_gen_finish(g, &len);
   return nook_write_file_atomic_at(dirfd, STATE_FILE, text, len, 0600, err);
@@ -179,6 +186,7 @@ int nook_state_read(int dirfd, const char *id, struct nook_state **ret, struct n
   st->owner = dup_or_empty(nook_json_get_str(root, "owner"));
   nook_json_get_bool(root, "createdDone", &st->created_done);
   nook_json_get_bool(root, "ownPidns", &st->own_pidns);
+  st->cgroup_path = dup_or_empty(nook_json_get_str(root, "cgroupPath"));
   ann = nook_json_get(root, "annotations");
   if (YAJL_IS_OBJECT(ann))
     {
@@ -206,6 +214,7 @@ void nook_state_free(struct nook_state *st)
   free(st->rootfs);
   free(st->created);
   free(st->owner);
+  free(st->cgroup_path);
   for (size_t i = 0; i < st->n_annotations; i++)
     {
       free(st->annotations[i].key);
@@ -240,6 +249,14 @@ enum nook_status nook_state_status(int dirfd, const struct nook_state *st)
     return NOOK_STATUS_STOPPED;
   if (faccessat(dirfd, "exec.fifo", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     return NOOK_STATUS_CREATED;
+  if (st->cgroup_path && *st->cgroup_path)
+    {
+      _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+      bool frozen = false;
+      if (nook_cgroup_open(st->cgroup_path, &cg, NULL) == 0
+          && nook_cgroup_is_frozen(cg, &frozen, NULL) == 0 && frozen)
+        return NOOK_STATUS_PAUSED;
+    }
   return NOOK_STATUS_RUNNING;
 }
 
@@ -257,13 +274,7 @@ char *nook_state_oci_json(const struct nook_state *st, enum nook_status status, 
   nook_json_kv_str(g, "created", st->created);
   nook_json_kv_str(g, "owner", st->owner);
   if (st->n_annotations > 0)
-    {
-      nook_json_str(g, "annotations");
-      yajl_gen_map_open(g);
-      for (size_t i = 0; i < st->n_annotations; i++)
-        nook_json_kv_str(g, st->annotations[i].key, st->annotations[i].value);
-      yajl_gen_map_close(g);
-    }
+    annotations_json(g, st);
   yajl_gen_map_close(g);
   return nook_json_gen_finish(g, NULL);
 }

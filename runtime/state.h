@@ -37,6 +37,7 @@ struct nook_state
   char *owner;
   bool created_done; /* false while `create` is still at work ("creating") */
   bool own_pidns;    /* the init is pid 1 of its own pid namespace */
+  char *cgroup_path; /* nook_cgroup_path() of its cgroup; "" when it has none */
   struct nook_kv *annotations;
   size_t n_annotations;
 };
@@ -62,8 +63,8 @@ static inline void nook_state_freep(struct nook_state **s) { nook_state_free(*s)
 #define _cleanup_state_ _cleanup_(nook_state_freep)
 
 /* What the container is now: creating until create finished; then created while exec.fifo
- * exists and the init lives, running while it lives, stopped once it is gone (or its pid was
- * reused by another process). */
+ * exists and the init lives, running while it lives (paused when its cgroup is frozen),
+ * stopped once it is gone (or its pid was reused by another process). */
 enum nook_status nook_state_status(int dirfd, const struct nook_state *st);
 
 /* The OCI state JSON (runtime-spec "State"), as `state` prints and hooks read on stdin, with

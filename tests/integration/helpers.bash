@@ -497,10 +497,3 @@ setup() {
 teardown() {
 	nook_teardown
 }
-
-# require_cgroup_manager: nook creates no cgroups until the cgroup manager lands (issue #7).
-require_cgroup_manager() {
-	case "$OCI_RUNTIME" in
-	*nook*) skip "nook has no cgroup manager yet (issue #7)" ;;
-	esac
-}
