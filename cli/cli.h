@@ -42,6 +42,7 @@ int cmd_resume(const struct oci_globals *g, int argc, char **argv);
 int cmd_ps(const struct oci_globals *g, int argc, char **argv);
 int cmd_update(const struct oci_globals *g, int argc, char **argv);
 int cmd_events(const struct oci_globals *g, int argc, char **argv);
+int cmd_features(const struct oci_globals *g, int argc, char **argv);
 
 /* Prints err once (stderr and --log) and returns OCI_EXIT_ERROR. */
 int cli_fail(struct nook_error *err);

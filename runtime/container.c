@@ -28,6 +28,7 @@
 #include "runtime/init.h"
 #include "runtime/lifecycle.h"
 #include "runtime/namespaces.h"
+#include "runtime/seccomp.h"
 #include "runtime/terminal.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -51,6 +52,7 @@ struct spawn
   pid_t child;    /* the process nook cloned: the init, or the first stage */
   int init_pidfd; /* the init, once known */
   struct nook_cgroup *cg;
+  struct nook_seccomp_filter *seccomp; /* compiled before clone; NULL when none */
   bool hooks_started;
   bool foreground;
 };
@@ -59,6 +61,7 @@ static void spawn_release(struct spawn *s)
 {
   nook_spec_free(s->spec);
   nook_cgroup_free(s->cg);
+  nook_seccomp_filter_free(s->seccomp);
   free(s->st.cgroup_path);
   free(s->raw);
   free(s->bundle);
@@ -165,6 +168,42 @@ static int learn_init(struct spawn *s, pid_t pid, struct nook_error **err)
   return 0;
 }
 
+/* sync step 4a: the init's seccomp listener fd.  The init may send ERROR instead (without an
+ * fd); its text is then the error. */
+static int receive_notify_fd(struct spawn *s, int *ret_fd, struct nook_error **err)
+{
+  char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX + 1] = { 0 };
+  _cleanup_error_ struct nook_error *local = NULL;
+  _cleanup_close_ int fd = -1;
+  struct nook_sync_msg m;
+  int r = nook_unix_recv_fd(s->sync_fd, &fd, buf, sizeof(buf) - 1, &local);
+
+  memcpy(&m, buf, sizeof(m));
+  if (r < 0 && m.type == NOOK_SYNC_ERROR)
+    return nook_error_setx(err, m.value > 0 ? m.value : 0, "%s", buf + sizeof(m));
+  if (r < 0 && local->errnum == ECONNRESET)
+    return nook_error_setx(err, EPIPE, "the container's init exited during setup");
+  if (r < 0)
+    return nook_error_setx(err, local->errnum, "sync: %s", local->msg);
+  if (m.type != NOOK_SYNC_SECCOMP_FD)
+    return nook_error_setx(err, EPROTO, "sync: expected message %d, got %d", NOOK_SYNC_SECCOMP_FD,
+                           m.type);
+  *ret_fd = TAKE_FD(fd);
+  return 0;
+}
+
+/* Gives the listener fd to the agent at linux.seccomp.listenerPath; nook keeps no copy. */
+static int pass_notify_fd(struct spawn *s, struct nook_error **err)
+{
+  _cleanup_close_ int fd = -1;
+  _cleanup_free_ char *state = NULL;
+
+  if (receive_notify_fd(s, &fd, err) < 0)
+    return -1;
+  state = nook_state_oci_json(&s->st, NOOK_STATUS_CREATING, false);
+  return nook_seccomp_send_listener(s->spec, s->st.pid, fd, state, err);
+}
+
 /* The parent's half of sync steps 1-4. */
 static int sync_with_init(struct spawn *s, struct nook_error **err)
 {
@@ -200,6 +239,8 @@ static int sync_with_init(struct spawn *s, struct nook_error **err)
           || nook_sync_send(s->sync_fd, NOOK_SYNC_HOOKS_DONE, pid, NULL, err) < 0)
         return -1;
     }
+  if (nook_seccomp_filter_has_listener(s->seccomp) && pass_notify_fd(s, err) < 0)
+    return -1;
   /* sync step 4 */
   return nook_sync_expect(s->sync_fd, NOOK_SYNC_READY, NULL, err);
 }
@@ -269,6 +310,7 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
         .no_new_keyring = s->o->no_new_keyring,
         .cgroup_sync = s->cg != NULL && cgroup_fd < 0,
         .late_flags = late_flags,
+        .seccomp = s->seccomp,
       };
       /* The state directory's fd carries the flock that `start` and `delete` wait for. */
       close(fds[0]);
@@ -390,6 +432,15 @@ static void spawn_abort(struct spawn *s)
     nook_state_dir_remove(s->o->root, s->o->id, NULL);
 }
 
+/* linux.seccomp is compiled here, before clone, so that its errors come from nook itself and
+ * the init only has to load a ready program.  The cache lives beside the containers. */
+static int compile_seccomp(struct spawn *s, struct nook_error **err)
+{
+  _cleanup_free_ char *cache_dir = xasprintf("%s/.seccomp-cache", s->o->root);
+
+  return nook_seccomp_compile(s->spec, cache_dir, &s->seccomp, err);
+}
+
 /* create, and the first half of run: on return the init waits for START (run) or for
  * exec.fifo (create) and the state says "created". */
 static int spawn(struct spawn *s, bool create, struct nook_error **err)
@@ -410,6 +461,8 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
   s->st.n_annotations = s->spec->n_annotations;
 
   if (nook_write_file_atomic_at(s->dirfd, "config.json", s->raw, s->raw_len, 0600, err) < 0)
+    goto fail;
+  if (compile_seccomp(s, err) < 0)
     goto fail;
   if (create)
     {

@@ -19,6 +19,7 @@
 #include "runtime/init.h"
 #include "runtime/process.h"
 #include "runtime/rootfs.h"
+#include "runtime/seccomp.h"
 #include "runtime/state.h"
 #include "runtime/terminal.h"
 
@@ -322,6 +323,22 @@ static int wait_exec_fifo(int fd, struct nook_error **err)
     }
 }
 
+/* Loads linux.seccomp.  With a NOTIFY rule the kernel hands back a listener fd, which cannot
+ * reach listenerPath from inside the new root: sync step 4a gives it to the parent. */
+static int load_seccomp(const struct nook_init_args *a, struct nook_error **err)
+{
+  struct nook_sync_msg m = { .type = NOOK_SYNC_SECCOMP_FD };
+  _cleanup_close_ int notify_fd = -1;
+
+  if (a->seccomp == NULL)
+    return 0;
+  if (nook_seccomp_load(a->seccomp, &notify_fd, err) < 0)
+    return -1;
+  if (notify_fd >= 0 && nook_unix_send_fd(a->sync_fd, notify_fd, &m, sizeof(m), err) < 0)
+    return nook_error_prefix(err, "sync: send the seccomp listener");
+  return 0;
+}
+
 /* From pivot_root to the last step before execve. */
 static int prepare_process(const struct nook_init_args *a, const struct nook_rootfs_ctx *rctx,
                            struct nook_error **err)
@@ -349,11 +366,21 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
     return -1;
   if (change_dir(p->cwd, &retry_cwd, err) < 0)
     return -1;
+  /* Without no_new_privs the kernel takes a filter only from a holder of CAP_SYS_ADMIN, so it
+   * is loaded before the identity switch drops it, as runc and crun do.  The profile must then
+   * allow what the init still does: capset, prctl, setgroups, setresgid/setresuid, chdir, and
+   * below the sync send (sendmsg), poll/read on exec.fifo, the startContainer hooks'
+   * fork/exec/wait4, and execve.  With no_new_privs it is loaded last, and only that tail must
+   * be allowed. */
+  if (!p->no_new_privileges && load_seccomp(a, err) < 0)
+    return -1;
   if (nook_process_set_identity(p, true, err) < 0)
     return -1;
   if (retry_cwd && chdir(p->cwd) < 0)
     return nook_error_set(err, errno, "process.cwd: chdir to `%s`", p->cwd);
-  return nook_process_apply_no_new_privs(p, err);
+  if (nook_process_apply_no_new_privs(p, err) < 0)
+    return -1;
+  return p->no_new_privileges ? load_seccomp(a, err) : 0;
 }
 
 static _noreturn_ void do_exec(const struct nook_init_args *a, pid_t host_pid)

@@ -12,6 +12,9 @@
  *   3  init -> parent  HOOKS        (when there are hooks) mounts are done: run prestart and
  *                                   createRuntime hooks now
  *      parent -> init  HOOKS_DONE   value: the init's pid as the parent sees it
+ *   4a init -> parent  SECCOMP_FD   (seccomp with an SCMP_ACT_NOTIFY rule) the filter is
+ *                                   loaded; the listener fd rides along (SCM_RIGHTS) for the
+ *                                   parent to pass to linux.seccomp.listenerPath
  *   4  init -> parent  READY        all set up; create returns after this
  *   5  parent -> init  START        (run only; create waits on exec.fifo instead)
  *   -  init -> parent  ERROR        at any step: value is errno, text the message; then the
@@ -27,6 +30,7 @@
 
 #include "common/error.h"
 #include "runtime/namespaces.h"
+#include "runtime/seccomp.h"
 #include "runtime/spec.h"
 
 enum nook_sync_type
@@ -40,6 +44,7 @@ enum nook_sync_type
   NOOK_SYNC_READY,
   NOOK_SYNC_START,
   NOOK_SYNC_ERROR,
+  NOOK_SYNC_SECCOMP_FD,
 };
 
 struct nook_sync_msg
@@ -74,6 +79,7 @@ struct nook_init_args
   bool no_new_keyring;
   bool cgroup_sync; /* wait for sync step 0 before anything else */
   int late_flags;   /* CLONE_NEW* to unshare after sync step 0 (the cgroup namespace) */
+  const struct nook_seccomp_filter *seccomp; /* compiled by the parent; NULL when none */
 };
 
 /* Whether the init and parent do sync step 3. */

@@ -130,6 +130,11 @@ struct kmount_attr
   unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
+const char *nook_mount_option_name(size_t i)
+{
+  return i < ARRAY_SIZE(mount_options) ? mount_options[i].name : NULL;
+}
+
 static const struct mount_option *mount_option_find(const char *name)
 {
   for (size_t i = 0; i < ARRAY_SIZE(mount_options); i++)

@@ -60,4 +60,7 @@ struct nook_mount_flags
 };
 void nook_mount_flags_parse(char *const *options, struct nook_mount_flags *ret);
 
+/* The i-th mount option nook_mount_flags_parse() knows, or NULL past the end (`features`). */
+const char *nook_mount_option_name(size_t i);
+
 #endif

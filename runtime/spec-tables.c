@@ -132,6 +132,18 @@ static const struct choice seccomp_flag_list[] = {
 };
 static const struct choices seccomp_flags = CHOICES(seccomp_flag_list, "seccomp flag");
 
+const char *nook_spec_known_name(enum nook_spec_names list, size_t i)
+{
+  static const struct choices *const lists[] = {
+    [NOOK_NAMES_SECCOMP_ACTIONS] = &seccomp_actions,
+    [NOOK_NAMES_SECCOMP_OPERATORS] = &seccomp_ops,
+    [NOOK_NAMES_SECCOMP_ARCHS] = &seccomp_archs,
+    [NOOK_NAMES_SECCOMP_FLAGS] = &seccomp_flags,
+  };
+  const struct choices *c = lists[list];
+  return i < c->n ? c->v[i].name : NULL;
+}
+
 const struct choice *spec_tables_choice_find(const struct choices *c, const char *s)
 {
   for (size_t i = 0; i < c->n; i++)

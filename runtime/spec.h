@@ -437,6 +437,17 @@ int nook_ns_type_clone_flag(enum nook_ns_type t);
 /* The entry of that type, or NULL. */
 const struct nook_namespace *nook_spec_namespace(const struct nook_spec *spec, enum nook_ns_type t);
 
+/* The names the parser accepts for a list of the spec, for `nook oci features`: the i-th
+ * name, or NULL past the end. */
+enum nook_spec_names
+{
+  NOOK_NAMES_SECCOMP_ACTIONS,
+  NOOK_NAMES_SECCOMP_OPERATORS,
+  NOOK_NAMES_SECCOMP_ARCHS,
+  NOOK_NAMES_SECCOMP_FLAGS,
+};
+const char *nook_spec_known_name(enum nook_spec_names list, size_t i);
+
 /* The default config.json that `nook oci spec` writes, as runc's (rootless: user namespace
  * with the caller's uid/gid mapped to 0, no network namespace, bind-mounted /sys...). */
 char *nook_spec_default_json(bool rootless, uid_t uid, gid_t gid);
