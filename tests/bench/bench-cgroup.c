@@ -13,28 +13,7 @@
 
 #include "cgroups/cgroup.h"
 #include "common/util.h"
-
-static double now_us(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void report(const char *what, double *v, int n)
-{
-  double sum = 0;
-  for (int i = 0; i < n; i++)
-    sum += v[i];
-  qsort(v, (size_t)n, sizeof(double), cmp);
-  printf("| %s | %.0f us | %.0f us |\n", what, v[n / 2], sum / n);
-}
+#include "tests/bench/bench.h"
 
 int main(int argc, char **argv)
 {
@@ -59,7 +38,7 @@ int main(int argc, char **argv)
       struct nook_cgroup_config cfg = { .id = id, .resources = &res };
       struct nook_cgroup *cg = NULL;
       struct nook_error *err = NULL;
-      double t0 = now_us(), t1, t2;
+      double t0 = bench_now_us(), t1, t2;
       pid_t child;
 
       if (nook_cgroup_create(&cfg, &cg, &err) < 0)
@@ -67,37 +46,37 @@ int main(int argc, char **argv)
           fprintf(stderr, "bench-cgroup: %s\n", err->msg);
           return 1;
         }
-      t1 = now_us();
+      t1 = bench_now_us();
       child = fork();
       if (child == 0)
         {
           pause();
           _exit(0);
         }
-      t2 = now_us();
+      t2 = bench_now_us();
       if (nook_cgroup_enter(cg, child, &err) < 0)
         {
           fprintf(stderr, "bench-cgroup: %s\n", err->msg);
           kill(child, SIGKILL);
           return 1;
         }
-      t_enter[i] = now_us() - t2;
+      t_enter[i] = bench_now_us() - t2;
       t_create[i] = t1 - t0;
-      t0 = now_us();
+      t0 = bench_now_us();
       if (nook_cgroup_destroy(cg, &err) < 0)
         {
           fprintf(stderr, "bench-cgroup: %s\n", err->msg);
           return 1;
         }
-      t_destroy[i] = now_us() - t0;
+      t_destroy[i] = bench_now_us() - t0;
       waitpid(child, NULL, 0);
       nook_cgroup_free(cg);
     }
   printf("cgroup mode: %s, %d containers\n\n| step | median | mean |\n| --- | ---: | ---: |\n",
          nook_cgroup_mode_name(nook_cgroup_mode()), n);
-  report("create (mkdir + limits)", t_create, n);
-  report("enter (cgroup.procs)", t_enter, n);
-  report("destroy (kill, rmdir)", t_destroy, n);
+  bench_report("create (mkdir + limits)", t_create, n);
+  bench_report("enter (cgroup.procs)", t_enter, n);
+  bench_report("destroy (kill, rmdir)", t_destroy, n);
   free(t_create);
   free(t_enter);
   free(t_destroy);

@@ -16,31 +16,10 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "tests/bench/bench.h"
 #include "runtime/seccomp.h"
 
 #define N_NAMES 300
-
-static double now_us(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void report(const char *what, double *v, int n)
-{
-  double sum = 0;
-  for (int i = 0; i < n; i++)
-    sum += v[i];
-  qsort(v, (size_t)n, sizeof(double), cmp);
-  printf("| %s | %.0f us | %.0f us |\n", what, v[n / 2], sum / n);
-}
 
 /* A profile shaped like runc's and docker's default. */
 static char *profile_json(size_t *ret_names)
@@ -87,14 +66,14 @@ static int compile(const struct nook_spec *spec, const char *dir, double *t, boo
 {
   struct nook_seccomp_filter *f = NULL;
   struct nook_error *err = NULL;
-  double t0 = now_us();
+  double t0 = bench_now_us();
 
   if (nook_seccomp_compile(spec, dir, &f, &err) < 0)
     {
       fprintf(stderr, "bench-seccomp: %s\n", err->msg);
       return -1;
     }
-  *t = now_us() - t0;
+  *t = bench_now_us() - t0;
   *hit = nook_seccomp_filter_from_cache(f);
   nook_seccomp_filter_free(f);
   return 0;
@@ -111,9 +90,9 @@ static double load_in_child(const struct nook_spec *spec)
   if (fork() == 0)
     {
       int nfd;
-      double t0 = now_us();
+      double t0 = bench_now_us();
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && nook_seccomp_load(f, &nfd, NULL) == 0)
-        t = now_us() - t0;
+        t = bench_now_us() - t0;
       _exit(write(pipefd[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
     }
   close(pipefd[1]);
@@ -167,9 +146,9 @@ int main(int argc, char **argv)
   printf("profile: defaultAction ERRNO, 3 arches, %zu allowed syscalls + 4 arg rules, %d runs\n\n",
          n_names, n);
   printf("| step | median | mean |\n| --- | ---: | ---: |\n");
-  report("compile with libseccomp (no cache)", t_compile, n);
-  report("compile, cache hit", t_hit, n);
-  report("load (seccomp(2) in a child)", t_load, n);
+  bench_report("compile with libseccomp (no cache)", t_compile, n);
+  bench_report("compile, cache hit", t_hit, n);
+  bench_report("load (seccomp(2) in a child)", t_load, n);
   rc = 0;
 out:
   nook_rm_rf_at(AT_FDCWD, dir, NULL);
