@@ -45,13 +45,18 @@ static void strings(yajl_gen g, const char *key, const char *const *v, size_t n)
   yajl_gen_array_close(g);
 }
 
-static enum nook_spec_names current_list;
-static const char *spec_name(size_t i) { return nook_spec_known_name(current_list, i); }
-
-static void spec_names(yajl_gen g, const char *key, enum nook_spec_names list)
+/* The names the config parser accepts for list; with supported, only those it says yes to. */
+static void spec_names(yajl_gen g, const char *key, enum nook_spec_names list,
+                       bool (*supported)(const char *))
 {
-  current_list = list;
-  names(g, key, spec_name);
+  const char *name;
+
+  nook_json_str(g, key);
+  yajl_gen_array_open(g);
+  for (size_t i = 0; (name = nook_spec_known_name(list, i)) != NULL; i++)
+    if (supported == NULL || supported(name))
+      nook_json_str(g, name);
+  yajl_gen_array_close(g);
 }
 
 /* Every capability this kernel has (cap_max_bits), by libcap's name in runtime-spec form. */
@@ -105,16 +110,11 @@ static void linux_features(yajl_gen g)
   nook_json_str(g, "seccomp");
   yajl_gen_map_open(g);
   nook_json_kv_bool(g, "enabled", true);
-  spec_names(g, "actions", NOOK_NAMES_SECCOMP_ACTIONS);
-  spec_names(g, "operators", NOOK_NAMES_SECCOMP_OPERATORS);
-  spec_names(g, "archs", NOOK_NAMES_SECCOMP_ARCHS);
-  spec_names(g, "knownFlags", NOOK_NAMES_SECCOMP_FLAGS);
-  nook_json_str(g, "supportedFlags");
-  yajl_gen_array_open(g);
-  for (size_t i = 0; nook_spec_known_name(NOOK_NAMES_SECCOMP_FLAGS, i); i++)
-    if (nook_seccomp_flag_supported(nook_spec_known_name(NOOK_NAMES_SECCOMP_FLAGS, i)))
-      nook_json_str(g, nook_spec_known_name(NOOK_NAMES_SECCOMP_FLAGS, i));
-  yajl_gen_array_close(g);
+  spec_names(g, "actions", NOOK_NAMES_SECCOMP_ACTIONS, NULL);
+  spec_names(g, "operators", NOOK_NAMES_SECCOMP_OPERATORS, NULL);
+  spec_names(g, "archs", NOOK_NAMES_SECCOMP_ARCHS, NULL);
+  spec_names(g, "knownFlags", NOOK_NAMES_SECCOMP_FLAGS, NULL);
+  spec_names(g, "supportedFlags", NOOK_NAMES_SECCOMP_FLAGS, nook_seccomp_flag_supported);
   yajl_gen_map_close(g);
   enabled(g, "apparmor", false);
   enabled(g, "selinux", false);

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,21 +111,6 @@ static int load_bundle(struct spawn *s, struct nook_error **err)
                                        : xasprintf("%s/%s", s->bundle, s->spec->root->path);
   if (nook_realpath(root, &s->rootfs, err) < 0)
     return nook_error_prefix(err, "config.json: root.path");
-  return 0;
-}
-
-static int connect_unix(const char *path, int *ret_fd, struct nook_error **err)
-{
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  _cleanup_close_ int fd = -1;
-
-  if (strlen(path) >= sizeof(addr.sun_path))
-    return nook_error_set(err, ENAMETOOLONG, "--console-socket `%s`", path);
-  memcpy(addr.sun_path, path, strlen(path) + 1);
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return nook_error_set(err, errno, "--console-socket: connect to `%s`", path);
-  *ret_fd = TAKE_FD(fd);
   return 0;
 }
 
@@ -402,7 +386,10 @@ static int open_console(struct spawn *s, int *ret_console_fd, struct nook_error 
   if (!s->spec->process->terminal)
     return 0;
   if (s->o->console_socket)
-    return connect_unix(s->o->console_socket, ret_console_fd, err);
+    {
+      *ret_console_fd = nook_unix_connect(s->o->console_socket, "--console-socket", err);
+      return *ret_console_fd < 0 ? -1 : 0;
+    }
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
     return nook_error_set(err, errno, "socketpair");
   s->relay_fd = sp[0];

@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -550,18 +549,11 @@ int nook_seccomp_send_listener(const struct nook_spec *spec, pid_t pid, int noti
                                const char *state_json, struct nook_error **err)
 {
   const struct nook_seccomp *sc = spec->linux->seccomp;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   _cleanup_free_ char *msg = process_state_json(sc, pid, state_json);
-  _cleanup_close_ int fd = -1;
+  _cleanup_close_ int fd = nook_unix_connect(sc->listener_path, "seccomp agent", err);
 
-  if (strlen(sc->listener_path) >= sizeof(addr.sun_path))
-    return nook_error_setx(err, ENAMETOOLONG, "linux.seccomp.listenerPath: `%s` is too long",
-                           sc->listener_path);
-  memcpy(addr.sun_path, sc->listener_path, strlen(sc->listener_path) + 1);
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    return nook_error_set(err, errno, "linux.seccomp.listenerPath: connect to `%s`",
-                          sc->listener_path);
+  if (fd < 0)
+    return nook_error_prefix(err, "linux.seccomp.listenerPath");
   if (nook_unix_send_fd(fd, notify_fd, msg, strlen(msg), err) < 0)
     return nook_error_prefix(err, "linux.seccomp.listenerPath: send to `%s`", sc->listener_path);
   return 0;

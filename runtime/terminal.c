@@ -66,28 +66,27 @@ int nook_terminal_become_controlling(const char *slave_path, unsigned height, un
   return 0;
 }
 
-/* connect(2) to a unix socket path; the path must fit sun_path. */
-static int unix_connect(const char *path, struct nook_error **err)
+int nook_unix_connect(const char *path, const char *what, struct nook_error **err)
 {
   _cleanup_close_ int sock = -1;
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   size_t len = strlen(path);
 
   if (len == 0 || len >= sizeof(addr.sun_path))
-    return nook_error_set(err, ENAMETOOLONG, "console socket `%s`", path);
+    return nook_error_set(err, ENAMETOOLONG, "%s `%s`", what, path);
   memcpy(addr.sun_path, path, len + 1);
   sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0)
     return nook_error_set(err, errno, "socket");
   while (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
     if (errno != EINTR)
-      return nook_error_set(err, errno, "connect to the console socket `%s`", path);
+      return nook_error_set(err, errno, "connect to the %s `%s`", what, path);
   return TAKE_FD(sock);
 }
 
 int nook_console_socket_send(const char *path, int fd, const char *name, struct nook_error **err)
 {
-  _cleanup_close_ int sock = unix_connect(path, err);
+  _cleanup_close_ int sock = nook_unix_connect(path, "console socket", err);
 
   if (sock < 0)
     return -1;

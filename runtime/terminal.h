@@ -17,6 +17,10 @@ int nook_terminal_open(int *ret_master, char **ret_slave_path, struct nook_error
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
                                      struct nook_error **err);
 
+/* A connected SOCK_STREAM socket to the unix socket at path, or < 0 with an error such as
+ * "connect to the WHAT `PATH`: Connection refused" (ENAMETOOLONG when path does not fit). */
+int nook_unix_connect(const char *path, const char *what, struct nook_error **err);
+
 /* Connects to the unix socket at path and sends fd with SCM_RIGHTS, with name as the message
  * payload (runc sends the pty's path). */
 int nook_console_socket_send(const char *path, int fd, const char *name, struct nook_error **err);
