@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "netns/netns-internal.h"
 
@@ -488,6 +489,61 @@ static void mnl_socket_closep(struct mnl_socket **nl)
     mnl_socket_close(*nl);
 }
 
+/* ---- other tables' forward policy -------------------------------------------------------- */
+
+/* nftables runs every base chain on a hook: an accept in nook's forward chain ends only that
+ * chain, and a drop policy in another table's still drops.  nook does not touch other tables,
+ * so it says so instead. */
+struct policy_scan
+{
+  const char *network;
+  const char *bridge;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+  struct policy_scan *ps = data;
+  struct nftnl_chain *c = nonnull(nftnl_chain_alloc());
+  const char *table, *name;
+  uint32_t family;
+
+  if (nftnl_chain_nlmsg_parse(nlh, c) == 0 && nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)
+      && nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
+      && nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == NF_INET_FORWARD
+      && nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP
+      && ((family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY)) == NFPROTO_INET
+          || family == NFPROTO_IPV4)
+      && (table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE)) != NULL
+      && (name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME)) != NULL && !streq(table, NAT_TABLE))
+    nook_warn("network `%s`: nftables chain `%s %s %s` drops forwarded packets by default, "
+              "which nook's own table cannot override; allow `%s` there (iifname and oifname) "
+              "for containers to reach other networks",
+              ps->network, family == NFPROTO_INET ? "inet" : "ip", table, name, ps->bridge);
+  nftnl_chain_free(c);
+  return MNL_CB_OK;
+}
+
+/* Best effort: a failure to look is not a failure to set up. */
+static void forward_policy_check(struct mnl_socket *nl, uint32_t portid,
+                                 const struct nook_network *net)
+{
+  char buf[NL_BUF_SIZE];
+  struct policy_scan ps = { net->name, net->bridge };
+  uint32_t seq = (uint32_t)time(NULL);
+  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+  int rc = MNL_CB_OK;
+
+  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+    return;
+  while (rc > MNL_CB_STOP)
+    {
+      ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR)
+        continue;
+      rc = n < 0 ? MNL_CB_ERROR : mnl_cb_run(buf, (size_t)n, seq, portid, chain_cb, &ps);
+    }
+}
+
 /* ---- the rules -------------------------------------------------------------------------- */
 
 static void add_network_rules(struct batch *nb, const struct nook_network *net)
@@ -640,6 +696,8 @@ static int nat_apply(const struct nook_network *net, const char *id, struct in_a
   free(l.v);
   r = batch_send(nl, portid, &nb, err);
   batch_free(&nb);
+  if (r == 0 && !has_net)
+    forward_policy_check(nl, portid, net);
   if (r < 0)
     return id ? nook_error_prefix(err, "container `%s`", id)
               : nook_error_prefix(err, "network `%s`", net->name);

@@ -589,12 +589,30 @@ static int count_rules(const char *comment)
   return n;
 }
 
+/* nat_network_add(), with what it writes to stderr returned */
+static char *stderr_of_network_add(const struct nook_network *net, struct nook_error **err)
+{
+  _cleanup_free_ char *path = xasprintf("%s/stderr", tmpdir);
+  int saved = dup(STDERR_FILENO), fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  char *out = NULL;
+
+  fflush(stderr);
+  dup2(fd, STDERR_FILENO);
+  nat_network_add(net, err);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fd);
+  if (nook_read_file_at(AT_FDCWD, path, 1 << 16, &out, NULL, NULL) < 0)
+    out = xstrdup("");
+  return out;
+}
+
 static void test_nft(void)
 {
   struct nook_network_opts o = { "nt", "10.99.0.0/24", NULL, "brnt" };
   _cleanup_network_ struct nook_network *net = NULL;
   _cleanup_error_ struct nook_error *err = NULL;
-  _cleanup_free_ char *text = NULL, *other = NULL, *tables = NULL;
+  _cleanup_free_ char *text = NULL, *other = NULL, *tables = NULL, *warned = NULL;
   struct nat_port ports[2];
   struct in_addr ip = { htonl(0x0a630002) };
   bool ok;
@@ -605,8 +623,15 @@ static void test_nft(void)
   nat_port_parse("5353:53/udp", &ports[1], NULL);
   free(run("nft add table inet other && nft add chain inet other c && nft add rule inet other c counter"));
   CHECK(count_rules(NULL) == -1, "no nook table to begin with");
-  CHECK(nat_network_add(net, E) == 0 && count_rules("nook net=nt") == 7, "network rules (%s)",
-         msg(err));
+  /* a host firewall whose forward chain drops: nook cannot override it, and says so */
+  free(run("nft add table ip filter && nft add chain ip filter FORWARD "
+           "'{ type filter hook forward priority 0; policy drop; }'"));
+  warned = stderr_of_network_add(net, &err);
+  CHECK(err == NULL && count_rules("nook net=nt") == 7, "network rules (%s)", msg(err));
+  CHECK(has(warned, "nftables chain `ip filter FORWARD` drops forwarded packets by default")
+            && has(warned, "allow `brnt` there"),
+        "a drop policy elsewhere is reported: %s", warned);
+  free(run("nft delete table ip filter"));
   CHECK(nat_network_add(net, E) == 0 && count_rules(NULL) == 7, "added once only");
   CHECK(nat_container_add(net, "c1", ip, ports, 2, E) == 0 && count_rules("nook ctr=c1") == 4,
          "two ports: prerouting and output each (%s)", msg(err));
