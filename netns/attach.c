@@ -62,8 +62,8 @@ enum
 
 /* Everything after the lease: the veth pair, the container's side, the rules. */
 static int attach_links(const struct netns_attach_config *cfg, const struct nook_network *net,
-                        struct nl_sock *host, struct netns_attachment *a, unsigned *done,
-                        struct nook_error **err)
+                        struct nl_sock *host, bool fresh, struct netns_attachment *a,
+                        unsigned *done, struct nook_error **err)
 {
   _cleanup_nl_sock_ struct nl_sock *ctr = NULL;
   struct nl_veth v = { .name = a->host_if, .peer = CTR_IF, .peer_netns_fd = cfg->netns_fd,
@@ -78,7 +78,9 @@ static int attach_links(const struct netns_attach_config *cfg, const struct nook
       || nl_link_set_up(ctr, CTR_IF, true, err) < 0
       || nl_route_add_default(ctr, CTR_IF, AF_INET, &net->gateway, err) < 0
       || nl_link_set_up(ctr, "lo", true, err) < 0
-      || nat_container_add(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err) < 0)
+      || (fresh ? nat_container_add_new(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err)
+                : nat_container_add(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err))
+             < 0)
     return -1;
   *done |= DONE_NAT;
   return ip_forward_ensure(net->name, &a->ip_forward_enabled, err);
@@ -123,15 +125,17 @@ int netns_container_attach(const struct netns_attach_config *cfg, struct netns_a
   netns_mac_from_ipv4(a.addr, a.mac);
   a.prefix = net->prefix;
   a.gateway = net->gateway;
-  if (attach_links(cfg, net, host, &a, &done, err) < 0)
+  if (attach_links(cfg, net, host, fresh, &a, &done, err) < 0)
     {
       /* undo what this call did, quietly (the first error is the one to report), and nothing
        * else: attaching a container twice must not detach it */
+      bool rules_gone = true;
+
       if (done & DONE_VETH)
         nl_link_del(host, a.host_if, NULL);
       if (done & DONE_NAT)
-        nat_container_remove(cfg->id, NULL);
-      if (fresh)
+        rules_gone = nat_container_remove(cfg->id, NULL) == 0;
+      if (fresh && rules_gone) /* no lease without rules: see nat_container_add_new() */
         ipam_lease_release(cfg->state_dir, net->name, cfg->id, NULL);
       return nook_error_prefix(err, "attach container `%s` to network `%s`", cfg->id, network);
     }
@@ -185,9 +189,13 @@ int netns_container_detach(const char *state_dir, const char *network, const cha
   else if (r < 0)
     first = netns_error_move(err, &e, r);
   r = nat_container_remove(id, &e);
-  if (r < 0 && first == 0)
-    first = netns_error_move(err, &e, r);
-  nook_error_freep(&e);
+  if (r < 0)
+    {
+      /* the lease stays while rules may: a later detach retries, and attach knows that a
+       * container without a lease has no rules */
+      netns_error_move(err, &e, r);
+      return nook_error_prefix(err, "detach container `%s`", id);
+    }
   r = release_leases(state_dir, network, id, &e);
   if (r < 0 && first == 0)
     first = netns_error_move(err, &e, r);

@@ -63,6 +63,12 @@ static inline int netns_error_move(struct nook_error **err, struct nook_error **
 int ipam_leases_read(int dirfd, const char *network, struct ipam_lease **ret, size_t *ret_n,
                      struct nook_error **err);
 
+/* nat_container_add() for a container known to have no rules yet, which saves reading the
+ * whole table: attach adds rules only under a lease and detach drops the lease only after
+ * the rules, so a container whose lease is new has none. */
+int nat_container_add_new(const struct nook_network *net, const char *id, struct in_addr addr,
+                          const struct nat_port *ports, size_t n_ports, struct nook_error **err);
+
 /* The comments nook's rules carry. */
 #define NAT_TAG_NET "nook net="
 #define NAT_TAG_CTR "nook ctr="

@@ -441,9 +441,10 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
   return MNL_CB_OK;
 }
 
-/* Every rule of table `inet nook` (none when the table does not exist). */
-static int rules_dump(struct mnl_socket *nl, uint32_t portid, struct rule_list *ret,
-                      struct nook_error **err)
+/* Every rule of table `inet nook`, or of its chain `chain` when not NULL (none when the table
+ * does not exist). */
+static int rules_dump(struct mnl_socket *nl, uint32_t portid, const char *chain,
+                      struct rule_list *ret, struct nook_error **err)
 {
   char buf[NL_BUF_SIZE];
   struct rule_list l = { NULL, 0, false };
@@ -453,6 +454,8 @@ static int rules_dump(struct mnl_socket *nl, uint32_t portid, struct rule_list *
   int rc = MNL_CB_OK;
 
   nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NAT_TABLE);
+  if (chain)
+    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
   nftnl_rule_nlmsg_build_payload(nlh, r);
   nftnl_rule_free(r);
   if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
@@ -649,9 +652,12 @@ static void add_port_rule(struct batch *nb, const char *chain, const char *tag, 
 /* ---- the interface ---------------------------------------------------------------------- */
 
 /* One batch: the network's rules unless there, the container's stale rules out and its ports
- * in.  id may be NULL (the network alone). */
+ * in.  id may be NULL (the network alone).  Without may_have_rules only chain `input` is read
+ * (the network has one rule there), not the whole table, whose port rules grow with the
+ * containers. */
 static int nat_apply(const struct nook_network *net, const char *id, struct in_addr addr,
-                     const struct nat_port *ports, size_t n_ports, struct nook_error **err)
+                     const struct nat_port *ports, size_t n_ports, bool may_have_rules,
+                     struct nook_error **err)
 {
   _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
   char net_tag[COMMENT_MAX], ctr_tag[COMMENT_MAX] = "";
@@ -667,7 +673,8 @@ static int nat_apply(const struct nook_network *net, const char *id, struct in_a
   snprintf(net_tag, sizeof(net_tag), NAT_TAG_NET "%s", net->name);
   if (id)
     snprintf(ctr_tag, sizeof(ctr_tag), NAT_TAG_CTR "%s", id);
-  if (nft_open(&nl, &portid, err) < 0 || rules_dump(nl, portid, &l, err) < 0)
+  if (nft_open(&nl, &portid, err) < 0
+      || rules_dump(nl, portid, may_have_rules ? NULL : "input", &l, err) < 0)
     return -1;
   for (size_t i = 0; i < l.n; i++)
     {
@@ -706,13 +713,19 @@ static int nat_apply(const struct nook_network *net, const char *id, struct in_a
 
 int nat_network_add(const struct nook_network *net, struct nook_error **err)
 {
-  return nat_apply(net, NULL, (struct in_addr){ 0 }, NULL, 0, err);
+  return nat_apply(net, NULL, (struct in_addr){ 0 }, NULL, 0, false, err);
 }
 
 int nat_container_add(const struct nook_network *net, const char *id, struct in_addr addr,
                       const struct nat_port *ports, size_t n_ports, struct nook_error **err)
 {
-  return nat_apply(net, id, addr, ports, n_ports, err);
+  return nat_apply(net, id, addr, ports, n_ports, true, err);
+}
+
+int nat_container_add_new(const struct nook_network *net, const char *id, struct in_addr addr,
+                          const struct nat_port *ports, size_t n_ports, struct nook_error **err)
+{
+  return nat_apply(net, id, addr, ports, n_ports, false, err);
 }
 
 /* Deletes every rule whose comment is tag, and the table with them when nothing else is
@@ -730,7 +743,7 @@ static int remove_tagged(const char *tag, struct nook_error **err)
       uint32_t portid;
       int r;
 
-      if (nft_open(&nl, &portid, err) < 0 || rules_dump(nl, portid, &l, err) < 0)
+      if (nft_open(&nl, &portid, err) < 0 || rules_dump(nl, portid, NULL, &l, err) < 0)
         return -1;
       for (size_t i = 0; i < l.n; i++)
         mine += streq(l.v[i].comment, tag);
