@@ -28,6 +28,8 @@ struct oci_command
 #define OCI_EXIT_ERROR 1
 
 int cmd_oci(int argc, char **argv);
+/* `nook network ...` (cli/cmd-network.c); argv[0] is "network". */
+int cmd_network(int argc, char **argv);
 
 int cmd_spec(const struct oci_globals *g, int argc, char **argv);
 int cmd_create(const struct oci_globals *g, int argc, char **argv);

@@ -14,6 +14,7 @@ static void usage(FILE *f)
         "with runc; the same binary invoked as nook-runc behaves as `nook oci`.\n"
         "\n"
         "  nook oci --help       the OCI runtime commands\n"
+        "  nook network --help   bridge networks for containers\n"
         "  nook --version        the version\n",
         f);
 }
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
     return cmd_oci(argc, argv);
   if (argc >= 2 && streq(argv[1], "oci"))
     return cmd_oci(argc - 1, argv + 1);
+  if (argc >= 2 && streq(argv[1], "network"))
+    return cmd_network(argc - 1, argv + 1);
   if (argc >= 2 && (streq(argv[1], "--version") || streq(argv[1], "-v") || streq(argv[1], "version")))
     return cmd_oci(2, (char *[]){ argv[0], (char *)"--version", NULL });
   if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")))

@@ -139,6 +139,8 @@ int netns_sysctl_read(int netns_fd, const char *key, char **ret, struct nook_err
 /* Opens /proc/PID/ns/net (O_CLOEXEC), for the functions that take a netns fd. */
 int netns_open_pid(pid_t pid, int *ret_fd, struct nook_error **err);
 
+struct ipam_lease;
+
 /* ==== networks ============================================================================ */
 
 #define NETWORK_DEFAULT "nook"
@@ -191,8 +193,11 @@ int network_config_list(const char *state_dir, struct nook_network ***ret, size_
 /* Removes a network: its nft rules, its bridge (in the caller's namespace) and its directory.
  * Errors: EBUSY while it has leases (containers), EPERM for the default network, ENOENT. */
 int network_config_remove(const char *state_dir, const char *name, struct nook_error **err);
-/* The network as JSON: name, driver, bridge, subnet, gateway, created. */
+/* The network as JSON: name, driver, bridge, subnet, gateway, created (its config.json). */
 char *network_config_to_json(const struct nook_network *net, bool pretty);
+/* The same and "containers": [{"id", "name", "address"}] from leases (ipam_lease_list()). */
+char *network_inspect_json(const struct nook_network *net, const struct ipam_lease *leases,
+                           size_t n_leases, bool pretty);
 /* Checks opts without writing anything (what create checks first, minus clashes with other
  * networks).  When ret is not NULL, fills it with the parsed values; what opts left out stays
  * empty (prefix 0, gateway 0.0.0.0, bridge NULL). */

@@ -203,7 +203,8 @@ void network_list_free(struct nook_network **v, size_t n)
   free(v);
 }
 
-char *network_config_to_json(const struct nook_network *net, bool pretty)
+static char *network_json(const struct nook_network *net, bool containers,
+                          const struct ipam_lease *leases, size_t n_leases, bool pretty)
 {
   yajl_gen g = nook_json_gen_new(pretty);
   char a[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4];
@@ -216,8 +217,33 @@ char *network_config_to_json(const struct nook_network *net, bool pretty)
   nook_json_kv_str(g, "subnet", cidr);
   nook_json_kv_str(g, "gateway", ipv4_format(net->gateway, a));
   nook_json_kv_str(g, "created", net->created);
+  if (containers)
+    {
+      nook_json_str(g, "containers");
+      yajl_gen_array_open(g);
+      for (size_t i = 0; i < n_leases; i++)
+        {
+          yajl_gen_map_open(g);
+          nook_json_kv_str(g, "id", leases[i].id);
+          nook_json_kv_str(g, "name", leases[i].name ? leases[i].name : "");
+          nook_json_kv_str(g, "address", ipv4_format(leases[i].addr, a));
+          yajl_gen_map_close(g);
+        }
+      yajl_gen_array_close(g);
+    }
   yajl_gen_map_close(g);
   return nook_json_gen_finish(g, NULL);
+}
+
+char *network_config_to_json(const struct nook_network *net, bool pretty)
+{
+  return network_json(net, false, NULL, 0, pretty);
+}
+
+char *network_inspect_json(const struct nook_network *net, const struct ipam_lease *leases,
+                           size_t n_leases, bool pretty)
+{
+  return network_json(net, true, leases, n_leases, pretty);
 }
 
 static int config_parse(const char *path, const char *text, struct nook_network **ret,
