@@ -47,8 +47,8 @@ static int ip_forward_ensure(const char *network, bool *ret_enabled, struct nook
     return 0;
   if (netns_sysctl_write(-1, "net/ipv4/ip_forward", "1", err) < 0)
     return -1;
-  nook_log(NOOK_LOG_INFO, "enabled net.ipv4.ip_forward: network `%s` routes its containers' traffic",
-           network);
+  nook_log(NOOK_LOG_INFO,
+           "enabled net.ipv4.ip_forward: network `%s` routes its containers' traffic", network);
   *ret_enabled = true;
   return 0;
 }
@@ -66,8 +66,12 @@ static int attach_links(const struct netns_attach_config *cfg, const struct nook
                         unsigned *done, struct nook_error **err)
 {
   _cleanup_nl_sock_ struct nl_sock *ctr = NULL;
-  struct nl_veth v = { .name = a->host_if, .peer = CTR_IF, .peer_netns_fd = cfg->netns_fd,
-                       .peer_mac = a->mac, .master = net->bridge, .up = true };
+  struct nl_veth v = { .name = a->host_if,
+                       .peer = CTR_IF,
+                       .peer_netns_fd = cfg->netns_fd,
+                       .peer_mac = a->mac,
+                       .master = net->bridge,
+                       .up = true };
 
   if (nl_link_add_veth(host, &v, err) < 0)
     return -1;
@@ -117,8 +121,8 @@ int netns_container_attach(const struct netns_attach_config *cfg, struct netns_a
     return -EINVAL;
   if (cfg->netns_fd < 0)
     return nook_error_setx(err, EBADF, "attach container `%s`: no network namespace", cfg->id);
-  if (network_config_load(cfg->state_dir, network, &net, err) < 0 || nl_sock_open(-1, &host, err) < 0
-      || network_bridge_ensure(host, net, NULL, err) < 0
+  if (network_config_load(cfg->state_dir, network, &net, err) < 0
+      || nl_sock_open(-1, &host, err) < 0 || network_bridge_ensure(host, net, NULL, err) < 0
       || allocate(cfg, net, &a.addr, &fresh, err) < 0)
     return nook_error_prefix(err, "attach container `%s` to network `%s`", cfg->id, network);
   netns_veth_name(cfg->id, a.host_if);

@@ -258,7 +258,10 @@ static int leases_filter(const char *state_dir, const char *network,
   return r < 0 ? r : (int)(n - kept);
 }
 
-static bool keep_other_id(const struct ipam_lease *l, void *data) { return !streq(l->id, data); }
+static bool keep_other_id(const struct ipam_lease *l, void *data)
+{
+  return !streq(l->id, data);
+}
 
 int ipam_lease_release(const char *state_dir, const char *network, const char *id,
                        struct nook_error **err)
@@ -283,8 +286,8 @@ static bool keep_alive(const struct ipam_lease *l, void *data)
   return a->alive(l->id, a->data);
 }
 
-int ipam_lease_reclaim(const char *state_dir, const char *network, ipam_alive_fn alive,
-                       void *data, size_t *ret_n, struct nook_error **err)
+int ipam_lease_reclaim(const char *state_dir, const char *network, ipam_alive_fn alive, void *data,
+                       size_t *ret_n, struct nook_error **err)
 {
   struct alive_args a = { alive, data };
   int r = leases_filter(state_dir, network, keep_alive, &a, err);

@@ -84,14 +84,14 @@ int nl_link_exists(struct nl_sock *s, const char *name, struct nook_error **err)
  * name only has to be free in its own namespace). */
 struct nl_veth
 {
-  const char *name;       /* this end */
-  const char *peer;       /* the other end */
-  int peer_netns_fd;      /* < 0: the socket's namespace */
+  const char *name;        /* this end */
+  const char *peer;        /* the other end */
+  int peer_netns_fd;       /* < 0: the socket's namespace */
   const uint8_t *peer_mac; /* 6 bytes, or NULL for the kernel's random one */
-  const char *master;     /* bridge this end joins, or NULL */
-  bool up;                /* this end up; the peer stays down: the kernel configures the peer
-                           * before it ties the pair, and a veth without its peer cannot go
-                           * up (ENOTCONN), so the peer is brought up in its own namespace */
+  const char *master;      /* bridge this end joins, or NULL */
+  bool up;                 /* this end up; the peer stays down: the kernel configures the peer
+                            * before it ties the pair, and a veth without its peer cannot go
+                            * up (ENOTCONN), so the peer is brought up in its own namespace */
 };
 /* Errors: EEXIST (either name taken), ENODEV (no master), EINVAL. */
 int nl_link_add_veth(struct nl_sock *s, const struct nl_veth *v, struct nook_error **err);
@@ -152,8 +152,8 @@ struct nook_network
 {
   char *name;
   char *bridge;
-  struct in_addr subnet; /* network address, host bits zero */
-  unsigned prefix;       /* 8 to 30 */
+  struct in_addr subnet;  /* network address, host bits zero */
+  unsigned prefix;        /* 8 to 30 */
   struct in_addr gateway; /* the bridge's address, the containers' default route */
   char *created;          /* RFC 3339 */
 };
@@ -243,8 +243,8 @@ int ipam_lease_release(const char *state_dir, const char *network, const char *i
                        struct nook_error **err);
 /* Drops every lease whose container alive() says is gone (after a crash).  *ret_n (may be
  * NULL): how many were dropped. */
-int ipam_lease_reclaim(const char *state_dir, const char *network, ipam_alive_fn alive,
-                       void *data, size_t *ret_n, struct nook_error **err);
+int ipam_lease_reclaim(const char *state_dir, const char *network, ipam_alive_fn alive, void *data,
+                       size_t *ret_n, struct nook_error **err);
 /* The leases in address order.  A network without leases gives n = 0. */
 int ipam_lease_list(const char *state_dir, const char *network, struct ipam_lease **ret,
                     size_t *ret_n, struct nook_error **err);
@@ -343,9 +343,10 @@ char *netns_hosts_format(const char *names, struct in_addr self, const char *sel
                          const struct ipam_lease *leases, size_t n);
 /* /etc/resolv.conf for a container: the host's (path, or /etc/resolv.conf when NULL) without
  * its loopback nameservers (127.0.0.0/8, ::1), which are unreachable from the container's
- * namespace, and without IPv6 ones, which an IPv4-only network cannot reach (as podman).  When none is left and the host runs systemd-resolved (default path only), its
- * upstream list /run/systemd/resolve/resolv.conf is used instead; failing that, the text says
- * in a comment that no usable nameserver was found.  A missing host file is not an error. */
+ * namespace, and without IPv6 ones, which an IPv4-only network cannot reach (as podman).  When none
+ * is left and the host runs systemd-resolved (default path only), its upstream list
+ * /run/systemd/resolve/resolv.conf is used instead; failing that, the text says in a comment that
+ * no usable nameserver was found.  A missing host file is not an error. */
 int netns_resolv_conf_render(const char *path, char **ret, struct nook_error **err);
 
 #endif

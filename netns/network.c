@@ -58,7 +58,10 @@ bool ipv4_in_subnet(struct in_addr a, struct in_addr subnet, unsigned prefix)
   return (ntohl(a.s_addr) & m) == (ntohl(subnet.s_addr) & m);
 }
 
-char *network_root_path(const char *state_dir) { return xasprintf("%s/networks", state_dir); }
+char *network_root_path(const char *state_dir)
+{
+  return xasprintf("%s/networks", state_dir);
+}
 
 char *network_dir_path(const char *state_dir, const char *name)
 {
@@ -143,8 +146,8 @@ static int subnet_validate(const char *s, struct in_addr *ret, unsigned *ret_pre
     return nook_error_setx(err, EINVAL, "subnet: `%s`: prefix length must be 8 to 30", s);
   net.s_addr = htonl(ntohl(a.s_addr) & ipv4_mask(p));
   if (net.s_addr != a.s_addr)
-    return nook_error_setx(err, EINVAL, "subnet: `%s` has host bits set (the subnet is `%s/%u`)",
-                           s, ipv4_format(net, buf), p);
+    return nook_error_setx(err, EINVAL, "subnet: `%s` has host bits set (the subnet is `%s/%u`)", s,
+                           ipv4_format(net, buf), p);
   *ret = net;
   *ret_prefix = p;
   return 0;
@@ -311,8 +314,10 @@ static int config_write(const char *state_dir, const struct nook_network *net,
 /* With STATE/networks locked: the default network exists afterwards. */
 static int default_ensure_locked(const char *state_dir, struct nook_error **err)
 {
-  struct nook_network_opts o = { .name = NETWORK_DEFAULT, .subnet = NETWORK_DEFAULT_SUBNET,
-                                 .gateway = "10.88.0.1", .bridge = NETWORK_DEFAULT_BRIDGE };
+  struct nook_network_opts o = { .name = NETWORK_DEFAULT,
+                                 .subnet = NETWORK_DEFAULT_SUBNET,
+                                 .gateway = "10.88.0.1",
+                                 .bridge = NETWORK_DEFAULT_BRIDGE };
   _cleanup_network_ struct nook_network *net = NULL;
   _cleanup_free_ char *path = xasprintf("%s/networks/%s/config.json", state_dir, NETWORK_DEFAULT);
 
@@ -529,12 +534,13 @@ int network_config_remove(const char *state_dir, const char *name, struct nook_e
     return r;
   /* Held until the directory is gone: a container taking a lease meanwhile waits, then finds
    * the network removed (ipam_lease_allocate checks config.json under this lock). */
-  if (netns_lock_dir(dir, false, &dir_fd, err) < 0 || ipam_leases_read(dir_fd, name, &leases, &n, err) < 0)
+  if (netns_lock_dir(dir, false, &dir_fd, err) < 0
+      || ipam_leases_read(dir_fd, name, &leases, &n, err) < 0)
     return -1;
   if (n > 0)
     {
-      r = nook_error_setx(err, EBUSY, "network `%s` is in use by %zu container%s (`%s`%s)", name,
-                          n, n == 1 ? "" : "s", leases[0].id, n > 1 ? ", ..." : "");
+      r = nook_error_setx(err, EBUSY, "network `%s` is in use by %zu container%s (`%s`%s)", name, n,
+                          n == 1 ? "" : "s", leases[0].id, n > 1 ? ", ..." : "");
       ipam_lease_list_free(leases, n);
       return r;
     }

@@ -39,11 +39,10 @@ struct chain_def
 };
 
 static const struct chain_def chains[] = {
-  { "prerouting", "nat", NF_INET_PRE_ROUTING, -100 }, /* dstnat */
-  { "output", "nat", NF_INET_LOCAL_OUT, -100 },       /* dstnat */
+  { "prerouting", "nat", NF_INET_PRE_ROUTING, -100 },  /* dstnat */
+  { "output", "nat", NF_INET_LOCAL_OUT, -100 },        /* dstnat */
   { "postrouting", "nat", NF_INET_POST_ROUTING, 100 }, /* srcnat */
-  { "forward", "filter", NF_INET_FORWARD, 0 },
-  { "input", "filter", NF_INET_LOCAL_IN, 0 },
+  { "forward", "filter", NF_INET_FORWARD, 0 },         { "input", "filter", NF_INET_LOCAL_IN, 0 },
 };
 
 /* libnftnl's allocations fail only for lack of memory, which nook does not survive */
@@ -194,7 +193,10 @@ static void batch_free(struct batch *nb)
   free(nb->buf);
 }
 
-static size_t batch_count(const struct batch *nb) { return nb->seq - nb->first_seq; }
+static size_t batch_count(const struct batch *nb)
+{
+  return nb->seq - nb->first_seq;
+}
 
 /* Starts the next message; `what` (taken) says what it does. */
 static struct nlmsghdr *batch_msg(struct batch *nb, uint16_t cmd, uint16_t flags, char *what)
@@ -208,8 +210,8 @@ static struct nlmsghdr *batch_msg(struct batch *nb, uint16_t cmd, uint16_t flags
       return NULL;
     }
   nb->what[i] = what;
-  return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(nb->b), cmd, NFPROTO_INET,
-                               flags | NLM_F_ACK, nb->seq++);
+  return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(nb->b), cmd, NFPROTO_INET, flags | NLM_F_ACK,
+                               nb->seq++);
 }
 
 static void batch_next(struct batch *nb)
@@ -533,7 +535,8 @@ static void forward_policy_check(struct mnl_socket *nl, uint32_t portid,
   char buf[NL_BUF_SIZE];
   struct policy_scan ps = { net->name, net->bridge };
   uint32_t seq = (uint32_t)time(NULL);
-  struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+  struct nlmsghdr *nlh =
+      nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
   int rc = MNL_CB_OK;
 
   if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
@@ -800,8 +803,8 @@ static int port_parse(const char *spec, const char *what, const char *s, uint16_
   uint64_t v;
 
   if (nook_parse_u64(s, &v) < 0 || v < 1 || v > 65535)
-    return nook_error_setx(err, EINVAL, "publish `%s`: %s port `%s` is not a number from 1 to 65535",
-                           spec, what, s);
+    return nook_error_setx(
+        err, EINVAL, "publish `%s`: %s port `%s` is not a number from 1 to 65535", spec, what, s);
   *ret = (uint16_t)v;
   return 0;
 }
@@ -822,11 +825,12 @@ int nat_port_parse(const char *spec, struct nat_port *ret, struct nook_error **e
                                proto);
     }
   if (s[0] == '[')
-    return nook_error_setx(err, EINVAL, "publish `%s`: IPv6 host addresses are not supported", spec);
+    return nook_error_setx(err, EINVAL, "publish `%s`: IPv6 host addresses are not supported",
+                           spec);
   cport = strrchr(s, ':');
   if (cport == NULL)
-    return nook_error_setx(err, EINVAL, "publish `%s`: expected [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]",
-                           spec);
+    return nook_error_setx(err, EINVAL,
+                           "publish `%s`: expected [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]", spec);
   *cport++ = '\0';
   hport = strrchr(s, ':');
   if (hport)

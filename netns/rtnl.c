@@ -125,10 +125,26 @@ void nl_sock_close(struct nl_sock *s)
 
 /* ---- talking ---------------------------------------------------------------------------- */
 
+struct extack
+{
+  char *buf;
+  size_t size;
+};
+
+static int extack_attr_cb(const struct nlattr *attr, void *data)
+{
+  struct extack *x = data;
+
+  if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG
+      && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+    snprintf(x->buf, x->size, "%s", mnl_attr_get_str(attr));
+  return MNL_CB_OK;
+}
+
 void netns_extack_msg(const struct nlmsghdr *nlh, char *buf, size_t size)
 {
   const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-  const struct nlattr *attr;
+  struct extack x = { buf, size };
   size_t off = sizeof(*e);
 
   buf[0] = '\0';
@@ -141,15 +157,8 @@ void netns_extack_msg(const struct nlmsghdr *nlh, char *buf, size_t size)
         return;
       off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
     }
-  if (mnl_nlmsg_get_payload_len(nlh) < off)
-    return;
-  mnl_attr_for_each(attr, nlh, off)
-    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG
-        && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-      {
-        snprintf(buf, size, "%s", mnl_attr_get_str(attr));
-        return;
-      }
+  if (mnl_nlmsg_get_payload_len(nlh) >= off)
+    mnl_attr_parse(nlh, (unsigned)off, extack_attr_cb, &x);
 }
 
 struct talk
@@ -165,7 +174,10 @@ static int talk_data(const struct nlmsghdr *nlh, void *data)
   return t->cb ? t->cb(nlh, t->data) : MNL_CB_OK;
 }
 
-static int talk_noop(const struct nlmsghdr *nlh, void *data) { return MNL_CB_OK; }
+static int talk_noop(const struct nlmsghdr *nlh, void *data)
+{
+  return MNL_CB_OK;
+}
 
 static int talk_done(const struct nlmsghdr *nlh, void *data)
 {
@@ -242,8 +254,7 @@ static int nl_talk(struct nl_sock *s, char *buf, mnl_cb_t cb, void *data)
 }
 
 /* Fills *err from errno after a failed nl_talk(): "WHAT: strerror (kernel's message)". */
-static int nl_fail(struct nl_sock *s, struct nook_error **err, const char *fmt, ...)
-    _printf_(3, 4);
+static int nl_fail(struct nl_sock *s, struct nook_error **err, const char *fmt, ...) _printf_(3, 4);
 static int nl_fail(struct nl_sock *s, struct nook_error **err, const char *fmt, ...)
 {
   int e = errno;
@@ -309,10 +320,8 @@ static int link_attr_cb(const struct nlattr *a, void *data)
       if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
         return MNL_CB_ERROR;
       break;
-    case IFLA_ADDRESS:
-      break; /* length checked where used: only 6 bytes are an Ethernet address */
-    default:
-      return MNL_CB_OK;
+    case IFLA_ADDRESS: break; /* length checked where used: only 6 bytes are an Ethernet address */
+    default: return MNL_CB_OK;
     }
   tb[type] = a;
   return MNL_CB_OK;
@@ -347,7 +356,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
   if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifm)
       || mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb) < 0 || tb[IFLA_IFNAME] == NULL
-      || (tb[IFLA_LINKINFO] && mnl_attr_parse_nested(tb[IFLA_LINKINFO], linkinfo_attr_cb, info) < 0))
+      || (tb[IFLA_LINKINFO]
+          && mnl_attr_parse_nested(tb[IFLA_LINKINFO], linkinfo_attr_cb, info) < 0))
     {
       r->bad = true;
       return MNL_CB_OK;
@@ -522,8 +532,8 @@ int nl_link_set_mac(struct nl_sock *s, const char *name, const uint8_t mac[6],
   link_msg(buf, RTM_SETLINK, 0, AF_UNSPEC, 0, name);
   mnl_attr_put((struct nlmsghdr *)buf, IFLA_ADDRESS, 6, mac);
   if (nl_talk(s, buf, NULL, NULL) < 0)
-    return nl_fail(s, err, "set MAC address of `%s` to %02x:%02x:%02x:%02x:%02x:%02x", name,
-                   mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    return nl_fail(s, err, "set MAC address of `%s` to %02x:%02x:%02x:%02x:%02x:%02x", name, mac[0],
+                   mac[1], mac[2], mac[3], mac[4], mac[5]);
   return 0;
 }
 
@@ -590,7 +600,9 @@ int nl_bridge_port_set_hairpin(struct nl_sock *s, const char *name, bool on,
 
 static size_t family_addr_len(int family)
 {
-  return family == AF_INET ? sizeof(struct in_addr) : family == AF_INET6 ? sizeof(struct in6_addr) : 0;
+  return family == AF_INET    ? sizeof(struct in_addr)
+         : family == AF_INET6 ? sizeof(struct in6_addr)
+                              : 0;
 }
 
 static int addr_change(struct nl_sock *s, bool add, const char *name, int family, const void *addr,

@@ -56,8 +56,9 @@ static int round_trip(const char *state, int n, const struct nat_port *ports, si
   for (int i = 0; i < n && r == 0; i++)
     {
       _cleanup_free_ char *id = xasprintf("bench-%d", i);
-      struct netns_attach_config cfg = { .state_dir = state, .id = id, .netns_fd = ns[i],
-                                         .ports = ports, .n_ports = n_ports };
+      struct netns_attach_config cfg = {
+        .state_dir = state, .id = id, .netns_fd = ns[i], .ports = ports, .n_ports = n_ports
+      };
       struct netns_attachment a;
       double t0 = bench_now_us();
 
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
     t[i] = xcalloc((size_t)n, sizeof(double));
   /* the first one also makes the default network, its bridge and the nft table */
   if (round_trip(dir, 1, NULL, 0, &first_attach, &first_detach) != 0
-      || round_trip(dir, n, NULL, 0, t[0], t[1]) != 0 || round_trip(dir, n, &port, 1, t[2], t[3]) != 0)
+      || round_trip(dir, n, NULL, 0, t[0], t[1]) != 0
+      || round_trip(dir, n, &port, 1, t[2], t[3]) != 0)
     return 1;
   printf("%d containers attached, then detached, twice (the default network, 10.88.0.0/16);\n"
          "state in %s\n\n| step | median | mean |\n| --- | ---: | ---: |\n",
