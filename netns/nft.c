@@ -220,64 +220,63 @@ static void batch_next(struct batch *nb)
     nb->overflow = true;
 }
 
-static void batch_add_table_and_chains(struct batch *nb)
+/* Creates (NFT_MSG_NEWTABLE) or deletes (NFT_MSG_DELTABLE) table `inet nook`. */
+static void batch_table(struct batch *nb, uint16_t cmd, uint16_t flags)
 {
   struct nftnl_table *t = nonnull(nftnl_table_alloc());
   struct nlmsghdr *nlh;
 
   nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
   nftnl_table_set_str(t, NFTNL_TABLE_NAME, NAT_TABLE);
-  nlh = batch_msg(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE, xstrdup("create table `inet " NAT_TABLE "`"));
+  nlh = batch_msg(
+      nb, cmd, flags,
+      xasprintf("%s table `inet " NAT_TABLE "`", cmd == NFT_MSG_NEWTABLE ? "create" : "delete"));
   if (nlh)
     nftnl_table_nlmsg_build_payload(nlh, t);
   nftnl_table_free(t);
   batch_next(nb);
-  for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+}
+
+/* Creates (NFT_MSG_NEWCHAIN, with its hook) or deletes (NFT_MSG_DELCHAIN) one of chains[]. */
+static void batch_chain(struct batch *nb, uint16_t cmd, uint16_t flags, const struct chain_def *d)
+{
+  struct nftnl_chain *c = nonnull(nftnl_chain_alloc());
+  struct nlmsghdr *nlh;
+
+  nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NAT_TABLE);
+  nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, d->name);
+  if (cmd == NFT_MSG_NEWCHAIN)
     {
-      struct nftnl_chain *c = nonnull(nftnl_chain_alloc());
-      nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-      nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NAT_TABLE);
-      nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chains[i].name);
-      nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, chains[i].type);
-      nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, chains[i].hook);
-      nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, chains[i].prio);
+      nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, d->type);
+      nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, d->hook);
+      nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, d->prio);
       nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-      nlh = batch_msg(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE,
-                      xasprintf("create chain `%s`", chains[i].name));
-      if (nlh)
-        nftnl_chain_nlmsg_build_payload(nlh, c);
-      nftnl_chain_free(c);
-      batch_next(nb);
     }
+  nlh =
+      batch_msg(nb, cmd, flags,
+                xasprintf("%s chain `%s`", cmd == NFT_MSG_NEWCHAIN ? "create" : "delete", d->name));
+  if (nlh)
+    nftnl_chain_nlmsg_build_payload(nlh, c);
+  nftnl_chain_free(c);
+  batch_next(nb);
+}
+
+/* NLM_F_CREATE without NLM_F_EXCL: what exists already is left as it is. */
+static void batch_add_table_and_chains(struct batch *nb)
+{
+  batch_table(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+  for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
+    batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, &chains[i]);
 }
 
 /* Deletes the chains and the table, each only if empty (NLM_F_NONREC: EBUSY otherwise, and the
  * whole batch with it), so rules another nook adds meanwhile are never swept away. */
 static void batch_del_table_if_empty(struct batch *nb)
 {
-  struct nftnl_table *t = nonnull(nftnl_table_alloc());
-  struct nlmsghdr *nlh;
-
   for (size_t i = 0; i < ARRAY_SIZE(chains); i++)
-    {
-      struct nftnl_chain *c = nonnull(nftnl_chain_alloc());
-      nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-      nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NAT_TABLE);
-      nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chains[i].name);
-      nlh = batch_msg(nb, NFT_MSG_DELCHAIN, NLM_F_NONREC,
-                      xasprintf("delete chain `%s`", chains[i].name));
-      if (nlh)
-        nftnl_chain_nlmsg_build_payload(nlh, c);
-      nftnl_chain_free(c);
-      batch_next(nb);
-    }
-  nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-  nftnl_table_set_str(t, NFTNL_TABLE_NAME, NAT_TABLE);
-  nlh = batch_msg(nb, NFT_MSG_DELTABLE, NLM_F_NONREC, xstrdup("delete table `inet " NAT_TABLE "`"));
-  if (nlh)
-    nftnl_table_nlmsg_build_payload(nlh, t);
-  nftnl_table_free(t);
-  batch_next(nb);
+    batch_chain(nb, NFT_MSG_DELCHAIN, NLM_F_NONREC, &chains[i]);
+  batch_table(nb, NFT_MSG_DELTABLE, NLM_F_NONREC);
 }
 
 static struct nftnl_rule *rule_new(const char *chain, const char *comment)
@@ -771,28 +770,30 @@ static int remove_tagged(const char *tag, struct nook_error **err)
     }
 }
 
-int nat_network_remove(const char *network, struct nook_error **err)
+/* remove_tagged() for "nook net=NAME" or "nook ctr=ID", the error naming which. */
+static int remove_named(const char *what, const char *tag_prefix, const char *name,
+                        struct nook_error **err)
 {
   char tag[COMMENT_MAX];
 
+  snprintf(tag, sizeof(tag), "%s%s", tag_prefix, name);
+  if (remove_tagged(tag, err) < 0)
+    return nook_error_prefix(err, "%s `%s`", what, name);
+  return 0;
+}
+
+int nat_network_remove(const char *network, struct nook_error **err)
+{
   if (network_name_validate(network, err) < 0)
     return -EINVAL;
-  snprintf(tag, sizeof(tag), NAT_TAG_NET "%s", network);
-  if (remove_tagged(tag, err) < 0)
-    return nook_error_prefix(err, "network `%s`", network);
-  return 0;
+  return remove_named("network", NAT_TAG_NET, network, err);
 }
 
 int nat_container_remove(const char *id, struct nook_error **err)
 {
-  char tag[COMMENT_MAX];
-
   if (netns_id_validate(id, err) < 0)
     return -EINVAL;
-  snprintf(tag, sizeof(tag), NAT_TAG_CTR "%s", id);
-  if (remove_tagged(tag, err) < 0)
-    return nook_error_prefix(err, "container `%s`", id);
-  return 0;
+  return remove_named("container", NAT_TAG_CTR, id, err);
 }
 
 /* ---- -p -------------------------------------------------------------------------------- */
