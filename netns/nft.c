@@ -689,6 +689,8 @@ static int nat_apply(const struct nook_network *net, const char *id, struct in_a
       return 0;
     }
   batch_init(&nb, 1 + ARRAY_SIZE(chains) + NETWORK_RULES + stale + 2 * n_ports);
+  /* Two nooks attaching the network's first containers at once may both find its rules
+   * missing and both add them: the same rules twice, harmless, and deleted together. */
   if (!has_net)
     {
       batch_add_table_and_chains(&nb);
