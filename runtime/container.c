@@ -296,9 +296,12 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
         .late_flags = late_flags,
         .seccomp = s->seccomp,
       };
-      /* The state directory's fd carries the flock that `start` and `delete` wait for. */
+      /* The state directory's fd carries the flock that `start` and `delete` wait for; the
+       * cgroup's is a host directory, which /proc/self/fd/N would lead to (CVE-2024-21626). */
       close(fds[0]);
       close(s->dirfd);
+      if (cgroup_fd >= 0)
+        close(cgroup_fd);
       if (s->relay_fd >= 0)
         close(s->relay_fd);
       nook_init_main(&a);

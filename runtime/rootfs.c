@@ -894,6 +894,32 @@ int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **
   return 0;
 }
 
+void nook_rootfs_mkdir_cwd(const char *cwd)
+{
+  _cleanup_free_ char *rel = rootfs_resolve_path_clean_rel(cwd);
+  _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int fd = -1;
+
+  if (rootfd >= 0)
+    (void)rootfs_resolve_root_open(rootfd, rel, CREATE_DIR, &fd, NULL);
+}
+
+int nook_rootfs_check_cwd(const char *cwd, struct nook_error **err)
+{
+  _cleanup_free_ char *wd = getcwd(NULL, 0);
+
+  /* getcwd(2) answers "(unreachable)/..." for a directory outside the root, which glibc turns
+   * into ENOENT: the cwd was reached through a magic link such as /proc/self/fd/N */
+  if (wd == NULL && errno == ENOENT)
+    return nook_error_setx(err, EPERM,
+                           "process.cwd: `%s` is outside the container's root (CVE-2024-21626)", cwd);
+  if (wd == NULL)
+    return nook_error_set(err, errno, "process.cwd: check `%s`", cwd);
+  if (wd[0] != '/')
+    return nook_error_setx(err, EPERM, "process.cwd: `%s` is outside the container's root", cwd);
+  return 0;
+}
+
 int nook_rootfs_mount_console(const char *slave_path, struct nook_error **err)
 {
   _cleanup_free_ char *rel = rootfs_resolve_path_clean_rel(slave_path);

@@ -47,6 +47,15 @@ int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **
  * needed; called between step 2 and step 3 when process.terminal is true. */
 int nook_rootfs_mount_console(const char *slave_path, struct nook_error **err);
 
+/* After pivot_root: creates process.cwd when it is missing, resolved inside the root without
+ * following magic links (a /proc/self/fd/N path creates nothing); failures are left to the
+ * chdir that follows. */
+void nook_rootfs_mkdir_cwd(const char *cwd);
+
+/* After the chdir to process.cwd: fails (EPERM) when the current directory is not below the
+ * root, as runc's verifyCwd (CVE-2024-21626: a cwd reached through an fd of the runtime). */
+int nook_rootfs_check_cwd(const char *cwd, struct nook_error **err);
+
 /* Parses a mount options list into MS_* flags, propagation flags and the data string for the
  * filesystem (unknown options go to data, comma-separated).  Exposed for unit tests. */
 struct nook_mount_flags

@@ -131,3 +131,161 @@ check_binary_intact() {
 	wait_for_file "$TEST_DIR/shared/result" 20
 	check_binary_intact
 }
+
+# ---- CVE-2024-21626 ------------------------------------------------------------------------
+
+# require_cwd_fix: runc before 1.1.12 (and crun before 1.14.1) let process.cwd reach a
+# directory outside the root; skip those when they are the runtime under test.
+require_cwd_fix() {
+	local v
+	is_nook && return 0
+	v=$("${RUNTIME_CMD[@]}" --version 2>/dev/null | awk 'NR == 1 { print $3 }')
+	case ${RUNTIME_CMD[0]##*/} in
+	runc) printf '%s\n' 1.1.12 "${v%%[+~-]*}" | sort -C -V ||
+		skip "runc $v predates the CVE-2024-21626 fix (1.1.12)" ;;
+	crun) printf '%s\n' 1.14.1 "${v%%[+~-]*}" | sort -C -V ||
+		skip "crun $v predates the CVE-2024-21626 hardening (1.14.1)" ;;
+	esac
+}
+
+# The container's report of its own cwd: "cwd=/path", or "cwd=outside" when getcwd cannot
+# name it from the root; then the listing of the directory.
+CWD_REPORT='p=$(pwd -P 2>/dev/null) && case $p in /*) echo "cwd=$p" ;; *) echo cwd=outside ;; esac ||
+	echo cwd=outside
+ls -a'
+
+@test "CVE-2024-21626: process.cwd /proc/self/fd/N (3..12) fails or stays inside the container" {
+	require_cwd_fix
+	# Host directories held open by the runtime's caller at fds 7-9 stand for fds the runtime
+	# leaks into its init (runc's was /sys/fs/cgroup): none may lead the process out.
+	mkdir "$TEST_DIR/hostdir"
+	touch "$TEST_DIR/hostdir/HOST-MARKER"
+	set_args sh -c "$CWD_REPORT"
+	for fd in 3 4 5 6 7 8 9 10 11 12; do
+		update_config '.process.cwd = $c' --arg c "/proc/self/fd/$fd"
+		run run_container "cwd$fd" 7<"$TEST_DIR/hostdir" 8<"$TEST_DIR/hostdir" 9<"$TEST_DIR/hostdir"
+		echo "fd $fd: status $status: $(head -n1 <<<"$output")" >&2
+		[[ "$output" != *HOST-MARKER* ]]
+		[[ "$output" != *cwd=outside* ]]
+		[[ "$output" != *cgroup.procs* ]]
+		if [ "$status" -eq 0 ]; then
+			[[ "${lines[0]}" == cwd=/* ]]
+		fi
+	done
+}
+
+@test "CVE-2024-21626: process.cwd through a preserved host directory fd is refused" {
+	require_cwd_fix
+	mkdir "$TEST_DIR/hostdir"
+	touch "$TEST_DIR/hostdir/HOST-MARKER"
+	update_config '.process.cwd = "/proc/self/fd/3"'
+	set_args sh -c "$CWD_REPORT"
+	NOOK_PASS_FD3=1 run runtime run --preserve-fds 1 --bundle "$BUNDLE" pfd 3<"$TEST_DIR/hostdir" </dev/null
+	echo "$output" >&2
+	assert_failure
+	[[ "$output" != *HOST-MARKER* ]]
+	if is_nook; then
+		assert_output_contains "outside the container's root"
+	fi
+}
+
+@test "CVE-2024-21626: a missing process.cwd is not created through /proc/self/fd/N" {
+	require_nook "creating process.cwd"
+	mkdir "$TEST_DIR/hostdir"
+	update_config '.process.cwd = "/proc/self/fd/3/made-by-runtime"'
+	NOOK_PASS_FD3=1 run runtime run --preserve-fds 1 --bundle "$BUNDLE" mk 3<"$TEST_DIR/hostdir" </dev/null
+	assert_failure
+	[ -z "$(ls -A "$TEST_DIR/hostdir")" ]
+}
+
+@test "CVE-2024-21626: args[0] cannot reach a host binary through an fd of the runtime" {
+	# The host's static busybox, reached through a host directory the caller holds at fd 7.
+	[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || skip "no static /bin/busybox"
+	mkdir "$TEST_DIR/hostdir"
+	up=$(realpath "$TEST_DIR/hostdir" | sed 's|/[^/]*|../|g')
+	for fd in 3 4 5 6 7 8 9 10; do
+		set_args "/proc/self/fd/$fd/${up}bin/busybox" echo host-busybox-ran
+		output=$(run_container "arg$fd" 7<"$TEST_DIR/hostdir" 2>&1) || true
+		echo "fd $fd: $output" >&2
+		[[ "$output" != *host-busybox-ran* ]]
+	done
+}
+
+# ---- /proc and /sys of the default config --------------------------------------------------
+
+# install_check_masks: export the config's linux.maskedPaths and readonlyPaths to the container
+# as MASKED and READONLY, and install /check-masks in its rootfs: one "BAD ..." line for each
+# masked path that exists and is not masked (a file must be the null device, a directory
+# empty) and each read-only path that exists and is not mounted ro.
+install_check_masks() {
+	update_config '.process.env += ["MASKED=" + (.linux.maskedPaths | join(" ")),
+		"READONLY=" + (.linux.readonlyPaths | join(" "))]'
+	cat >"$BUNDLE/rootfs/check-masks" <<'SCRIPT'
+#!/bin/sh
+for p in $MASKED; do
+	[ -e "$p" ] || continue
+	if [ -d "$p" ]; then
+		[ -z "$(ls -A "$p")" ] || echo "BAD not masked: $p"
+	else
+		[ "$(stat -c %F:%t:%T "$p")" = "character special file:1:3" ] || echo "BAD not masked: $p"
+	fi
+done
+for p in $READONLY; do
+	[ -e "$p" ] || continue
+	o=$(awk -v p="$p" '$5 == p { o = $6 } END { print o }' /proc/self/mountinfo)
+	case ,$o, in *,ro,*) ;; *) echo "BAD not read-only: $p ($o)" ;; esac
+done
+SCRIPT
+	chmod 0755 "$BUNDLE/rootfs/check-masks"
+}
+
+@test "masked paths: the default config's are masked and its read-only paths are read-only" {
+	install_check_masks
+	set_args sh -c '/check-masks; echo checked'
+	run run_container masks
+	assert_status 0
+	[[ "$output" != *BAD* ]]
+	assert_output_contains checked
+}
+
+@test "masked paths: the container's root cannot unmount, remount or mount over them" {
+	install_check_masks
+	set_args sh -c 'for p in $MASKED $READONLY; do
+			[ -e "$p" ] || continue
+			umount "$p" 2>/dev/null && echo "BAD umount $p"
+			umount -l "$p" 2>/dev/null && echo "BAD umount -l $p"
+		done
+		mount -o remount,rw /proc/sys 2>/dev/null && echo "BAD remount /proc/sys rw"
+		mount --bind /tmp /sys/firmware 2>/dev/null && echo "BAD bind over /sys/firmware"
+		mkdir -p /tmp/p
+		mount -t proc proc /tmp/p 2>/dev/null && echo "BAD mount -t proc"
+		cat /proc/sys/kernel/core_pattern >/dev/null || echo "BAD cannot read core_pattern"
+		# the same value back: harmless should it succeed
+		(cat /proc/sys/kernel/core_pattern >/proc/sys/kernel/core_pattern) 2>/dev/null &&
+			echo "BAD core_pattern written"
+		/check-masks
+		echo checked'
+	run run_container tricks
+	assert_status 0
+	[[ "$output" != *BAD* ]]
+	assert_output_contains checked
+}
+
+@test "masked paths: a nested user namespace can neither unmount them nor mount a fresh /proc" {
+	[ "$(cat /proc/sys/user/max_user_namespaces)" -gt 0 ] || skip "user namespaces are disabled"
+	install_check_masks
+	# uid 1000: mapping uid 0 into a user namespace would need CAP_SETFCAP.
+	update_config '.process.user = {"uid": 1000, "gid": 1000}'
+	set_args sh -c 'unshare -Urm sh -c "for p in \$MASKED \$READONLY; do
+				[ -e \$p ] && umount -l \$p 2>/dev/null && echo BAD nested umount \$p
+			done
+			/check-masks; echo nested-umount-tried"
+		unshare -Urmpf sh -c "mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>/dev/null && echo BAD nested proc mount
+			echo nested-proc-tried"'
+	run run_container nested
+	echo "$output" >&2
+	assert_status 0
+	[[ "$output" != *BAD* ]]
+	assert_output_contains nested-umount-tried
+	assert_output_contains nested-proc-tried
+}
