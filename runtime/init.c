@@ -432,6 +432,7 @@ void nook_init_main(const struct nook_init_args *a)
     .bundle = a->bundle,
     .no_pivot = a->no_pivot,
     .in_userns = (a->ns->new_flags & CLONE_NEWUSER) || a->ns->join_fds[NOOK_NS_USER] >= 0,
+    .idmap_fds = a->idmap_fds,
   };
   int host_pid = 0;
 

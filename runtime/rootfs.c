@@ -110,7 +110,7 @@ static const struct mount_option
   { "rnoatime", K_RATIME, MOUNT_ATTR_NOATIME },   { "ratime", K_RATIME, MOUNT_ATTR_RELATIME },
   { "rstrictatime", K_RATIME, MOUNT_ATTR_STRICTATIME },
   { "rnostrictatime", K_RATIME, MOUNT_ATTR_RELATIME },
-  /* nook's own: tmpfs copy-up, and idmapped mounts (refused for now) */
+  /* nook's own: tmpfs copy-up; idmapped mounts (rootfs-idmap.c) */
   { "tmpcopyup", K_EXTRA, EXTRA_TMPCOPYUP },
   { "idmap", K_EXTRA, EXTRA_IDMAP },              { "ridmap", K_EXTRA, EXTRA_IDMAP },
 };
@@ -396,6 +396,24 @@ static int mount_bind(struct mnt_job *j, const char *source, struct nook_error *
   if (rootfs_resolve_mount_on_fd(src, fd, NULL, NULL, MS_BIND | (j->req.f.flags & MS_REC), NULL,
                                  j->what, err)
       < 0)
+    return -1;
+  return mount_finish(j, true, err);
+}
+
+/* A tree prepared by nook_rootfs_idmap_prepare(), attached at the destination; then the flags
+ * and propagation of the options as for any bind. */
+static int mount_idmapped(struct mnt_job *j, int tree_fd, struct nook_error **err)
+{
+  _cleanup_close_ int fd = -1;
+  struct stat st;
+
+  if (fstat(tree_fd, &st) < 0)
+    return nook_error_set(err, errno, "%s: stat the source", j->what);
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE,
+                               &fd, err)
+      < 0)
+    return nook_error_prefix(err, "%s", j->what);
+  if (rootfs_idmap_attach(tree_fd, fd, j->what, err) < 0)
     return -1;
   return mount_finish(j, true, err);
 }
@@ -692,7 +710,7 @@ static int mount_cgroup(struct mnt_job *j, struct nook_error **err)
 }
 
 static int mount_entry(const struct nook_rootfs_ctx *ctx, int rootfd, const struct nook_mount *m,
-                       struct nook_error **err)
+                       int idmap_fd, struct nook_error **err)
 {
   struct mnt_job j = { .ctx = ctx, .rootfd = rootfd, .m = m };
   const char *type = m->type;
@@ -712,8 +730,10 @@ static int mount_entry(const struct nook_rootfs_ctx *ctx, int rootfd, const stru
       j.req.f.flags |= MS_BIND;
       j.req.f.bind = true;
     }
-  if ((j.req.extra & EXTRA_IDMAP) || m->n_uid_mappings || m->n_gid_mappings)
-    r = nook_error_set(err, EOPNOTSUPP, "%s: idmapped mounts are not supported", j.what);
+  if (idmap_fd >= 0)
+    r = mount_idmapped(&j, idmap_fd, err);
+  else if (rootfs_idmap_wanted(m, NULL))
+    r = nook_error_setx(err, EINVAL, "%s: the idmapped mount was not prepared", j.what);
   else if (j.req.f.bind)
     r = mount_bind(&j, m->source, err);
   else if (type == NULL)
@@ -770,7 +790,8 @@ int nook_rootfs_prepare(const struct nook_rootfs_ctx *ctx, struct nook_error **e
   if (rootfd < 0)
     return nook_error_set(err, errno, "open the rootfs `%s`", ctx->rootfs);
   for (size_t i = 0; i < spec->n_mounts; i++)
-    if (mount_entry(ctx, rootfd, &spec->mounts[i], err) < 0)
+    if (mount_entry(ctx, rootfd, &spec->mounts[i], ctx->idmap_fds ? ctx->idmap_fds[i] : -1, err)
+        < 0)
       return -1;
   if (rootfs_devices_dev_is_bind_mounted(spec))
     return 0;
