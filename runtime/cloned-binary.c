@@ -71,8 +71,8 @@ static int open_ro_bind(int *ret_fd)
   struct cb_mount_attr attr = {
     .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
   };
-  _cleanup_close_ int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe",
-                                        OPEN_TREE_CLONE | O_CLOEXEC);
+  _cleanup_close_ int fd =
+      (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | O_CLOEXEC);
 
   if (fd < 0 || syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
     return -errno;

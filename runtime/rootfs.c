@@ -932,8 +932,8 @@ int nook_rootfs_check_cwd(const char *cwd, struct nook_error **err)
   /* getcwd(2) answers "(unreachable)/..." for a directory outside the root, which glibc turns
    * into ENOENT: the cwd was reached through a magic link such as /proc/self/fd/N */
   if (wd == NULL && errno == ENOENT)
-    return nook_error_setx(err, EPERM,
-                           "process.cwd: `%s` is outside the container's root (CVE-2024-21626)", cwd);
+    return nook_error_setx(
+        err, EPERM, "process.cwd: `%s` is outside the container's root (CVE-2024-21626)", cwd);
   if (wd == NULL)
     return nook_error_set(err, errno, "process.cwd: check `%s`", cwd);
   if (wd[0] != '/')
