@@ -14,23 +14,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/mount-api.h"
 #include "common/util.h"
 #include "runtime/cloned-binary.h"
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x01
-#define MOUNT_ATTR_NOSUID 0x02
-#define MOUNT_ATTR_NODEV 0x04
-#endif
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
@@ -43,12 +30,6 @@
 #define MEMFD_NAME "nook_cloned:/proc/self/exe"
 
 extern char **environ;
-
-/* The kernel's struct mount_attr. */
-struct cb_mount_attr
-{
-  unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
 
 /* Whether fd is a binary nobody can open for writing: a memfd with every base seal, or a file
  * on a read-only mount.  A read-only mount could be remounted read-write by the host's admin;
@@ -68,7 +49,7 @@ static bool is_protected(int fd)
  * Needs CAP_SYS_ADMIN and Linux 5.12. */
 static int open_ro_bind(int *ret_fd)
 {
-  struct cb_mount_attr attr = {
+  struct nook_mount_attr attr = {
     .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
   };
   _cleanup_close_ int fd =

@@ -16,39 +16,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/mount-api.h"
 #include "common/util.h"
 #include "runtime/namespaces.h"
 #include "runtime/rootfs.h"
 #include "runtime/rootfs-internal.h"
-
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x00100000
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
-/* The kernel's struct mount_attr. */
-struct idmap_attr
-{
-  unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
 
 bool rootfs_idmap_wanted(const struct nook_mount *m, bool *ret_recursive)
 {
@@ -65,7 +37,7 @@ bool rootfs_idmap_wanted(const struct nook_mount *m, bool *ret_recursive)
 static int idmapped_tree(const struct nook_mount *m, const char *src, int userns_fd,
                          const char *what, int *ret_fd, struct nook_error **err)
 {
-  struct idmap_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned)userns_fd };
+  struct nook_mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned)userns_fd };
   bool rbind = nook_strv_contains(m->options, "rbind");
   _cleanup_close_ int fd = -1;
   bool recursive;

@@ -21,32 +21,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/mount-api.h"
 #include "common/util.h"
 #include "runtime/rootfs.h"
 #include "runtime/rootfs-internal.h"
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x01
-#define MOUNT_ATTR_NOSUID 0x02
-#define MOUNT_ATTR_NODEV 0x04
-#define MOUNT_ATTR_NOEXEC 0x08
-#define MOUNT_ATTR__ATIME 0x70
-#define MOUNT_ATTR_RELATIME 0x00
-#define MOUNT_ATTR_NOATIME 0x10
-#define MOUNT_ATTR_STRICTATIME 0x20
-#define MOUNT_ATTR_NODIRATIME 0x80
-#endif
-#ifndef MOUNT_ATTR_NOSYMFOLLOW
-#define MOUNT_ATTR_NOSYMFOLLOW 0x00200000
-#endif
 #ifndef MS_NOSYMFOLLOW
 #define MS_NOSYMFOLLOW 256
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
 #endif
 
 /* ---- mount options ------------------------------------------------------------------------ */
@@ -122,12 +103,6 @@ struct mount_req
   struct nook_mount_flags f;
   unsigned long long attr_set, attr_clr; /* MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE) */
   unsigned extra;                        /* EXTRA_* */
-};
-
-/* The kernel's struct mount_attr (glibc's <sys/mount.h> has it only since 2.36). */
-struct kmount_attr
-{
-  unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
 const char *nook_mount_option_name(size_t i)
@@ -368,7 +343,7 @@ static int mount_finish(struct mnt_job *j, bool remount, struct nook_error **err
     }
   if (j->req.attr_set || j->req.attr_clr)
     {
-      struct kmount_attr a = { .attr_set = j->req.attr_set, .attr_clr = j->req.attr_clr };
+      struct nook_mount_attr a = { .attr_set = j->req.attr_set, .attr_clr = j->req.attr_clr };
       if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
         return nook_error_set(err, errno, "%s: mount_setattr", j->what);
     }
