@@ -347,10 +347,11 @@ podman_teardown() {
 }
 
 @test "podman: run -d, exec into it" {
-	podman_setup
 	local rt
-	rt=$(client_runtime_path)
-	"$rt" exec --help >/dev/null 2>&1 || skip "the runtime has no exec yet ($rt exec --help fails)"
+	if rt=$(client_runtime_path) && ! "$rt" exec --help >/dev/null 2>&1; then
+		skip "the runtime has no exec yet ($rt exec --help fails)"
+	fi
+	podman_setup
 	run pm_run -d --name ex1 "$CLIENT_IMAGE" sleep 1000
 	assert_status 0
 	run pm exec ex1 sh -c 'echo from-exec; exit 4'
