@@ -231,8 +231,8 @@ podman_setup() {
 
 		[engine]
 		# conmon runs \`podman container cleanup\` when a container exits: with these it reads
-		# the same configuration (without, it takes shm locks in /dev/shm/libpod_lock and
-		# writes /var/lib/containers).
+		# this configuration, not the machine's (whose shm locks would not exclude our file
+		# locks).
 		conmon_env_vars = ["PATH=$PATH", "CONTAINERS_CONF=$PM/containers.conf",
 		  "CONTAINERS_STORAGE_CONF=$PM/storage.conf"]
 		cgroup_manager = "cgroupfs"
@@ -331,6 +331,9 @@ podman_teardown() {
 	assert_status 3
 	assert_output_contains out
 	assert_output_contains err
+	# The runtime's error comes back to podman through its JSON log; podman makes it 127.
+	run -127 pm_run --rm "$CLIENT_IMAGE" /no/such/program
+	assert_output_contains /no/such/program
 }
 
 @test "podman: stdin with -i, a pty with -t (console socket), the cgroup parent" {
