@@ -64,6 +64,7 @@ static void test_ids(void)
   tap_ok(nook_id_validate("a/b", &err) < 0 && strstr(err->msg, "`a/b`"), "id with / refused, named");
   nook_error_freep(&err);
   tap_ok(nook_id_validate("..", NULL) < 0, "id .. refused");
+  tap_ok(nook_id_validate(".seccomp-cache", NULL) < 0, "id with a leading . refused (nook's files)");
   tap_ok(nook_id_validate("", NULL) < 0, "empty id refused");
   tap_ok(nook_id_validate(long_id, NULL) < 0, "1025-character id refused");
   long_id[1024] = '\0';
