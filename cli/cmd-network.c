@@ -1,48 +1,28 @@
-/* network: `nook network create|ls|rm|inspect`, the bridge networks of netns/.  Creating a
- * network only writes its definition; its bridge and nft rules appear with its first
- * container.  rm acts on the network namespace nook runs in. */
+/* network: `nook network create|ls|inspect|rm`, the bridge networks of netns/, kept below
+ * --storage (STORAGE/networks: definitions outlive a reboot; leases of containers that are gone
+ * are reclaimed).  Creating a network only writes its definition; its bridge and nft rules
+ * appear with its first container.  rm acts on the network namespace nook runs in. */
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/log.h"
 #include "common/util.h"
 #include "netns/netns.h"
 
-/* Network definitions outlive a reboot (their leases are reclaimed when their containers are
- * gone); the OCI state root holds one directory per container id and is not the place. */
-#define NETWORK_STATE_DEFAULT "/var/lib/nook"
-
 static void usage(FILE *f)
 {
-  fputs("usage: nook network [--state DIR] COMMAND [OPTIONS] [ARGS]\n"
+  fputs("usage: nook [GLOBAL OPTIONS] network COMMAND [OPTIONS] [ARGS]\n"
         "\n"
-        "Bridge networks for containers.\n"
+        "Bridge networks for containers, kept below --storage.\n"
         "\n"
         "  create [--subnet A.B.C.D/P] [--gateway A.B.C.D] [--bridge NAME] NAME\n"
         "  ls [-q] [--format table|json]\n"
         "  inspect NAME...\n"
-        "  rm NAME...\n"
-        "\n"
-        "  --state DIR    where networks are kept (default " NETWORK_STATE_DEFAULT ")\n",
+        "  rm NAME...\n",
         f);
-}
-
-static int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
-static int usage_error(const char *verb, const char *fmt, ...)
-{
-  char msg[256];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  nook_error_log("network %s: %s (see `nook network --help`)", verb, msg);
-  return OCI_EXIT_ERROR;
 }
 
 /* getopt for a subcommand, stopping at the first argument; '?' after an error. */
@@ -55,8 +35,8 @@ static int next_opt(int argc, char **argv, const char *shortopts, const struct o
   c = getopt_long(argc, argv, shortopts, opts, NULL);
   if (c == '?' || c == ':')
     {
-      usage_error(verb, "%s `%s`", c == ':' ? "option needs a value:" : "unknown option",
-                  argv[optind - 1]);
+      cli_nook_usage("network", "%s: %s `%s`", verb,
+                     c == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
       return '?';
     }
   return c;
@@ -81,13 +61,13 @@ static int net_create(const char *state, int argc, char **argv)
       case 's': o.subnet = optarg; break;
       case 'g': o.gateway = optarg; break;
       case 'b': o.bridge = optarg; break;
-      default: return OCI_EXIT_ERROR;
+      default: return NOOK_EXIT_ERROR;
       }
   if (argc - optind != 1)
-    return usage_error("create", "expected one NAME");
+    return cli_nook_usage("network", "create: expected one NAME");
   o.name = argv[optind];
   if (network_config_create(state, &o, &net, &err) < 0)
-    return cli_fail(err);
+    return cli_nook_fail(err);
   printf("%s\n", net->name);
   network_free(net);
   return 0;
@@ -130,15 +110,16 @@ static int net_ls(const char *state, int argc, char **argv)
       case 'q': quiet = true; break;
       case 'f':
         if (!streq(optarg, "table") && !streq(optarg, "json"))
-          return usage_error("ls", "--format must be `table` or `json`, not `%s`", optarg);
+          return cli_nook_usage("network", "ls: --format must be `table` or `json`, not `%s`",
+                                optarg);
         json = streq(optarg, "json");
         break;
-      default: return OCI_EXIT_ERROR;
+      default: return NOOK_EXIT_ERROR;
       }
   if (optind != argc)
-    return usage_error("ls", "unexpected argument `%s`", argv[optind]);
+    return cli_nook_usage("network", "ls: unexpected argument `%s`", argv[optind]);
   if (network_config_list(state, &v, &n, &err) < 0)
-    return cli_fail(err);
+    return cli_nook_fail(err);
   if (json)
     {
       putchar('[');
@@ -170,7 +151,7 @@ static char *inspect_one(const char *state, const char *name)
   if (network_config_load(state, name, &net, &err) < 0
       || ipam_lease_list(state, name, &leases, &n, &err) < 0)
     {
-      cli_fail(err);
+      cli_nook_fail(err);
       return NULL;
     }
   text = network_inspect_json(net, leases, n, true);
@@ -183,13 +164,13 @@ static int net_inspect(const char *state, int argc, char **argv)
   int status = 0, printed = 0;
 
   if (argc < 2)
-    return usage_error("inspect", "expected at least one NAME");
+    return cli_nook_usage("network", "inspect: expected at least one NAME");
   putchar('[');
   for (int i = 1; i < argc; i++)
     {
       _cleanup_free_ char *text = inspect_one(state, argv[i]);
       if (text == NULL)
-        status = OCI_EXIT_ERROR;
+        status = NOOK_EXIT_ERROR;
       else
         printf("%s%s", printed++ > 0 ? "," : "", text);
     }
@@ -202,43 +183,29 @@ static int net_rm(const char *state, int argc, char **argv)
   int status = 0;
 
   if (argc < 2)
-    return usage_error("rm", "expected at least one NAME");
+    return cli_nook_usage("network", "rm: expected at least one NAME");
   for (int i = 1; i < argc; i++)
     {
       struct nook_error *err = NULL;
       if (network_config_remove(state, argv[i], &err) < 0)
-        status = cli_fail(err);
+        status = cli_nook_fail(err);
       else
         printf("%s\n", argv[i]);
     }
   return status;
 }
 
-int cmd_network(int argc, char **argv)
+int cmd_network(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "state", required_argument, NULL, 'S' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  const char *state = NETWORK_STATE_DEFAULT;
-  int c;
+  const char *state = g->storage;
 
-  optind = 0;
-  while ((c = next_opt(argc, argv, "+:h", opts, "options")) != -1)
-    switch (c)
-      {
-      case 'S': state = optarg; break;
-      case 'h': usage(stdout); return 0;
-      default: return OCI_EXIT_ERROR;
-      }
-  if (optind >= argc)
+  if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"))
     {
-      usage(stderr);
-      return OCI_EXIT_ERROR;
+      usage(argc < 2 ? stderr : stdout);
+      return argc < 2 ? NOOK_EXIT_ERROR : 0;
     }
-  argc -= optind;
-  argv += optind;
+  argc--;
+  argv++;
   optind = 0;
   if (streq(argv[0], "create"))
     return net_create(state, argc, argv);
@@ -248,5 +215,5 @@ int cmd_network(int argc, char **argv)
     return net_inspect(state, argc, argv);
   if (streq(argv[0], "rm") || streq(argv[0], "remove"))
     return net_rm(state, argc, argv);
-  return usage_error(argv[0], "unknown command");
+  return cli_nook_usage("network", "unknown command `%s`", argv[0]);
 }

@@ -1,14 +1,14 @@
 #!/usr/bin/env bats
 # netns: `nook network create|ls|inspect|rm`.  Every call runs in a network namespace of its
 # own (unshare -n), so that `rm` (which deletes a bridge and nft rules) never touches the
-# host's links or nft tables; the networks live in the test's directory.
+# host's links or nft tables; the networks live in the test's directory (--storage).
 
 load helpers
 
-# net ARGS...: `nook network --state $TEST_DIR/net ARGS` in a fresh network namespace.
+# net ARGS...: `nook --storage $TEST_DIR/net network ARGS` in a fresh network namespace.
 net() {
-	timeout -k 5 "$NOOK_TEST_TIMEOUT" unshare -n "$NOOK_BUILDDIR/nook" network \
-		--state "$TEST_DIR/net" "$@"
+	timeout -k 5 "$NOOK_TEST_TIMEOUT" unshare -n "$NOOK_BUILDDIR/nook" \
+		--storage "$TEST_DIR/net" network "$@"
 }
 
 @test "network ls: the default network exists from the start" {
