@@ -764,6 +764,17 @@ static void test_hostile(void)
             NULL);
   }
   {
+    /* the symlink's target exists in the layer: a lookup in the root would succeed */
+    const struct ent e[] = { { .path = "etc/sub", .type = AE_IFDIR },
+                             { .path = "a", .type = AE_IFLNK, .symlink = "/etc" },
+                             { .path = "a/x", .data = "x" } };
+    const struct ent e2[] = { e[0], e[1], { .path = "a/sub/x", .data = "x" } };
+    hostile("a file through a symlink to a directory of the layer", e, 3,
+            "`a/x`: `a` is a symlink: refusing to write through it", NULL);
+    hostile("a file two levels through such a symlink", e2, 3,
+            "`a/sub/x`: `a` is a symlink: refusing to write through it", NULL);
+  }
+  {
     const struct ent e[] = { { .path = "l", .hardlink = "../sentinel/keep" } };
     hostile("hardlink to ../sentinel/keep", e, 1, "`l`: hardlink target `../sentinel/keep` escapes",
             NULL);
@@ -851,6 +862,27 @@ static void test_hostile(void)
   raw_header(&b, "lnk", '2', "00000000000");
   raw_end(&b);
   expect_fail(&b, "a symlink with an empty target", "`lnk`: symlink with an empty", NULL);
+  free(b.p);
+}
+
+/* A file that was in the directory before the layer is not one a hardlink may name. */
+static void test_hardlink_preexisting(void)
+{
+  const struct ent e[] = { { .path = "l", .hardlink = "pre" } };
+  struct buf b = build(e, 1, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, F_NONE);
+  struct nook_error *err = NULL;
+  struct stat st;
+  struct dirs d;
+  int r;
+
+  dirs_make(&d);
+  nook_write_file_atomic_at(d.root, "pre", "pre", 3, 0644, NULL);
+  r = unpack_mem(d.root, b.p, b.len, &overlay, NULL, &err);
+  tap_ok(r < 0 && err && strstr(err->msg, "`l`: hardlink target `pre` is not a file of this layer"),
+         "hardlink to a file the layer did not write: refused: %s", ERR_MSG(err));
+  tap_ok(stat(in_root(&d, "pre"), &st) == 0 && st.st_nlink == 1, "its link count is unchanged");
+  nook_error_freep(&err);
+  dirs_free(&d);
   free(b.p);
 }
 
@@ -968,6 +1000,7 @@ int main(void)
   test_gzip_members();
   test_corrupt();
   test_hostile();
+  test_hardlink_preexisting();
   test_too_many();
   test_not_root();
   without_openat2(test_without_openat2);
