@@ -455,7 +455,8 @@ static int cmp_dirs(const void *a, const void *b)
  * skipped, and of two entries for the same directory the later is applied last. */
 static int apply_dirs(struct unpack *u, struct nook_error **err)
 {
-  qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), cmp_dirs);
+  if (u->n_dirs > 0)
+    qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), cmp_dirs);
   for (size_t i = 0; i < u->n_dirs; i++)
     {
       struct dir_meta *d = &u->dirs[i];
