@@ -217,42 +217,6 @@ static int archive_fail(struct unpack *u, bool in_entry, struct nook_error **err
 
 /* ---- paths --------------------------------------------------------------------------------- */
 
-/* A member name as a relative path of plain components: leading `/` dropped (as GNU tar does),
- * empty and `.` components dropped, `..` applied lexically.  -1 when a `..` would climb above
- * the layer's root.  "" is the root itself. */
-static int clean_path(const char *name, char **ret)
-{
-  _cleanup_free_ char *out = xmalloc(strlen(name) + 1);
-  size_t len = 0;
-
-  for (const char *p = name; *p;)
-    {
-      const char *s = p + strspn(p, "/");
-      size_t n = strcspn(s, "/");
-
-      p = s + n;
-      if (n == 0 || (n == 1 && s[0] == '.'))
-        continue;
-      if (n == 2 && s[0] == '.' && s[1] == '.')
-        {
-          if (len == 0)
-            return -1;
-          while (len > 0 && out[len - 1] != '/')
-            len--;
-          if (len > 0)
-            len--;
-          continue;
-        }
-      if (len > 0)
-        out[len++] = '/';
-      memcpy(out + len, s, n);
-      len += n;
-    }
-  out[len] = '\0';
-  *ret = TAKE_PTR(out);
-  return 0;
-}
-
 /* Opens the directory PATH (clean, relative) below the root with no symlink followed: -1 with
  * errno ELOOP (a symlink on the way), ENOTDIR, ENOENT, or ENOSYS without openat2. */
 static int open_dir_openat2(int root, const char *path, int flags)
@@ -720,7 +684,7 @@ static int make_hardlink(struct unpack *u, int parent, const char *name, const c
   escape(what, sizeof(what), raw, SIZE_MAX);
   if (*raw == '\0' || strlen(raw) >= PATH_MAX)
     return entry_failx(u, err, EINVAL, "hardlink with an empty or overlong target");
-  if (clean_path(raw, &target) < 0 || *target == '\0')
+  if (nook_path_clean_rel(raw, true, &target) < 0 || *target == '\0')
     return entry_failx(u, err, EINVAL, "hardlink target `%s` escapes the layer", what);
   tbase = strrchr(target, '/');
   if (tbase)
@@ -818,7 +782,7 @@ static int unpack_entry(struct unpack *u, struct nook_error **err)
     return entry_failx(u, err, EINVAL, "empty name");
   if (strlen(raw) >= PATH_MAX)
     return entry_failx(u, err, ENAMETOOLONG, "name longer than PATH_MAX");
-  if (clean_path(raw, &path) < 0)
+  if (nook_path_clean_rel(raw, true, &path) < 0)
     return entry_failx(u, err, EINVAL, "path escapes the layer");
   if (classify(u, path, &wh, err) < 0)
     return -1;
