@@ -113,47 +113,23 @@ static void escape(char *buf, size_t size, const char *s, size_t len)
   buf[o] = '\0';
 }
 
-static int entry_failv(struct unpack *u, struct nook_error **err, int errnum, bool sys,
-                       const char *fmt, va_list ap) _printf_(5, 0);
-static int entry_failv(struct unpack *u, struct nook_error **err, int errnum, bool sys,
-                       const char *fmt, va_list ap)
+/* "layer entry `NAME`: MESSAGE", followed by ": strerror(errnum)" when SYS (a failed system
+ * call), not when the tar itself is wrong. */
+static int entry_fail_(struct unpack *u, struct nook_error **err, int errnum, bool sys,
+                       const char *fmt, ...) _printf_(5, 6);
+static int entry_fail_(struct unpack *u, struct nook_error **err, int errnum, bool sys,
+                       const char *fmt, ...)
 {
-  _cleanup_free_ char *msg = NULL;
-
-  if (vasprintf(&msg, fmt, ap) < 0)
-    msg = NULL;
-  if (sys)
-    return nook_error_set(err, errnum, "layer entry `%s`: %s", u->name, msg ? msg : fmt);
-  return nook_error_setx(err, errnum, "layer entry `%s`: %s", u->name, msg ? msg : fmt);
-}
-
-/* "layer entry `NAME`: MESSAGE: strerror(errnum)" */
-static int entry_fail(struct unpack *u, struct nook_error **err, int errnum, const char *fmt, ...)
-    _printf_(4, 5);
-static int entry_fail(struct unpack *u, struct nook_error **err, int errnum, const char *fmt, ...)
-{
+  _cleanup_error_ struct nook_error *e = NULL;
   va_list ap;
-  int r;
 
   va_start(ap, fmt);
-  r = entry_failv(u, err, errnum, true, fmt, ap);
+  nook_error_setv(&e, sys ? errnum : 0, fmt, ap);
   va_end(ap);
-  return r;
+  return nook_error_setx(err, errnum, "layer entry `%s`: %s", u->name, e->msg);
 }
-
-/* The same without strerror, for what is wrong with the tar rather than a system call. */
-static int entry_failx(struct unpack *u, struct nook_error **err, int errnum, const char *fmt, ...)
-    _printf_(4, 5);
-static int entry_failx(struct unpack *u, struct nook_error **err, int errnum, const char *fmt, ...)
-{
-  va_list ap;
-  int r;
-
-  va_start(ap, fmt);
-  r = entry_failv(u, err, errnum, false, fmt, ap);
-  va_end(ap);
-  return r;
-}
+#define entry_fail(u, err, errnum, ...) entry_fail_(u, err, errnum, true, __VA_ARGS__)
+#define entry_failx(u, err, errnum, ...) entry_fail_(u, err, errnum, false, __VA_ARGS__)
 
 /* The name in the ustar header at OFF of the tar, if that block is in the buffer at hand and
  * its checksum says it is a header. */
@@ -503,10 +479,13 @@ static int apply_xattrs(struct unpack *u, int fd, int parent, const char *name,
   return 0;
 }
 
-/* Owner, mode, xattrs and times of a regular file, in that order: chown clears the setuid
- * bits and security.capability, so they come after it. */
-static int finish_fd(struct unpack *u, int fd, struct nook_error **err)
+/* Owner, mode, xattrs and times, in that order (chown clears the setuid bits and
+ * security.capability), then the inode is noted for hardlinks.  On FD when it is an open
+ * regular file, else on PARENT/NAME (a symlink or a special file), never following it. */
+static int finish(struct unpack *u, int fd, int parent, const char *name, struct nook_error **err)
 {
+  mode_t mode = archive_entry_perm(u->entry) & 07777;
+  bool symlink = archive_entry_filetype(u->entry) == AE_IFLNK;
   struct timespec ts[2];
   struct stat st;
   uid_t uid;
@@ -515,44 +494,19 @@ static int finish_fd(struct unpack *u, int fd, struct nook_error **err)
 
   if (r < 0)
     return -1;
-  if (r > 0 && fchown(fd, uid, gid) < 0)
-    return entry_fail(u, err, errno, "chown to %u:%u", uid, gid);
-  if (fchmod(fd, archive_entry_perm(u->entry) & 07777) < 0)
-    return entry_fail(u, err, errno, "chmod");
-  if (apply_xattrs(u, fd, -1, NULL, err) < 0)
-    return -1;
-  entry_times(u->entry, ts);
-  if (futimens(fd, ts) < 0)
-    return entry_fail(u, err, errno, "set times");
-  if (fstat(fd, &st) < 0)
-    return entry_fail(u, err, errno, "stat");
-  inode_add(&u->inodes, &st);
-  return 0;
-}
-
-/* The same for a symlink or a special file, by name in PARENT, never following it. */
-static int finish_at(struct unpack *u, int parent, const char *name, bool symlink,
-                     struct nook_error **err)
-{
-  struct timespec ts[2];
-  struct stat st;
-  uid_t uid;
-  gid_t gid;
-  int r = entry_owner(u, &uid, &gid, err);
-
-  if (r < 0)
-    return -1;
-  if (r > 0 && fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+  if (r > 0
+      && (fd >= 0 ? fchown(fd, uid, gid) : fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW))
+             < 0)
     return entry_fail(u, err, errno, "chown to %u:%u", uid, gid);
   if (!symlink
-      && fchmodat(parent, name, archive_entry_perm(u->entry) & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+      && (fd >= 0 ? fchmod(fd, mode) : fchmodat(parent, name, mode, AT_SYMLINK_NOFOLLOW)) < 0)
     return entry_fail(u, err, errno, "chmod");
-  if (apply_xattrs(u, -1, parent, name, err) < 0)
+  if (apply_xattrs(u, fd, parent, name, err) < 0)
     return -1;
   entry_times(u->entry, ts);
-  if (utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+  if ((fd >= 0 ? futimens(fd, ts) : utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW)) < 0)
     return entry_fail(u, err, errno, "set times");
-  if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+  if ((fd >= 0 ? fstat(fd, &st) : fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
     return entry_fail(u, err, errno, "stat");
   inode_add(&u->inodes, &st);
   return 0;
@@ -643,7 +597,7 @@ static int make_regular(struct unpack *u, int parent, const char *name, struct n
 
   if (fd < 0 || write_data(u, fd, err) < 0)
     return -1;
-  return finish_fd(u, fd, err);
+  return finish(u, fd, -1, NULL, err);
 }
 
 static int make_dir(struct unpack *u, int parent, const char *name, const char *path,
@@ -820,13 +774,13 @@ static int unpack_entry(struct unpack *u, struct nook_error **err)
         return entry_failx(u, err, EINVAL, "symlink with an empty or overlong target");
       if (create_node(u, parent, name, S_IFLNK, err) < 0)
         return -1;
-      return finish_at(u, parent, name, true, err);
+      return finish(u, -1, parent, name, err);
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO:
       if (create_node(u, parent, name, type, err) < 0)
         return -1;
-      return finish_at(u, parent, name, false, err);
+      return finish(u, -1, parent, name, err);
     default: return entry_failx(u, err, EINVAL, "unsupported entry type 0%o", (unsigned)type);
     }
 }
