@@ -50,6 +50,7 @@ struct unpack_stream
   ZSTD_DStream *zs;
   size_t zs_hint; /* the last ZSTD_decompressStream() result: 0 when a frame is complete */
   struct sha256_ctx sha;
+  bool hash_late;         /* hashed by the consumer, as it takes each slot (gzip, threaded) */
   struct nook_error *err; /* the producer's failure, written before `done` is set */
 
   /* The ring: slots [tail, head) are full, and the consumer holds `tail` from one next() to
@@ -172,7 +173,7 @@ static int fill_zstd(struct unpack_stream *s, struct slot *sl)
   return 1;
 }
 
-/* Fills one slot and hashes it: 1 when more may follow, 0 at the end, -1 on failure (s->err).
+/* Fills one slot and hashes it (unless hash_late): 1 when more may follow, 0 at the end, -1 on failure (s->err).
  * The slot may hold bytes in every case: those before a failure are handed out too, so that
  * the error names the entry they belong to. */
 static int produce(struct unpack_stream *s, struct slot *sl)
@@ -186,7 +187,8 @@ static int produce(struct unpack_stream *s, struct slot *sl)
     case STREAM_ZSTD: r = fill_zstd(s, sl); break;
     default: r = fill_plain(s, sl); break;
     }
-  sha256_update(&s->sha, sl->len, sl->data);
+  if (!s->hash_late)
+    sha256_update(&s->sha, sl->len, sl->data);
   sl->in_done = s->in_done;
   return r;
 }
@@ -277,9 +279,15 @@ int unpack_stream_open(int fd, bool threaded, struct unpack_stream **ret, struct
       unpack_stream_free(s);
       return -1;
     }
+  /* inflate is the slowest stage by far: the parser's thread takes the hashing, to balance
+   * the two (zstd decodes faster than the parser writes small files; a plain tar is only
+   * read) */
+  s->hash_late = threaded && s->kind == STREAM_GZIP;
   /* Without a thread (pthread_create failed: EAGAIN under a thread limit), the same work is
    * done inline by next(). */
   s->threaded = threaded && pthread_create(&s->thread, NULL, stream_thread, s) == 0;
+  if (!s->threaded)
+    s->hash_late = false;
   s->started = s->threaded;
   *ret = s;
   return 0;
@@ -316,6 +324,8 @@ ssize_t unpack_stream_next(struct unpack_stream *s, const void **ret_buf, uint64
       if (!s->holding)
         return s->err ? -1 : 0;
       sl = &s->slots[s->tail % N_SLOTS];
+      if (s->hash_late)
+        sha256_update(&s->sha, sl->len, sl->data);
     }
   if (sl->len == 0)
     return 0;
