@@ -3,13 +3,14 @@
 # (tests/bench/bench-unpack, image_unpack()) against GNU tar on a ~100 MB layer made from this
 # machine's /usr/share (small files) and /usr/lib (large ones), as a plain tar, tar+gzip and
 # tar+zstd, with hyperfine; write a markdown table of medians and of nook's speed relative to
-# tar into docs/benchmarks.md between the bench-unpack markers, so a rerun replaces it.
+# tar into docs/benchmarks.md between the bench-unpack-FS markers, so a rerun replaces it.
 #
 # Both extract into an empty directory on the same file system (the work dir, below /var/tmp
-# unless TMPDIR says otherwise), which hyperfine's --prepare removes and recreates before each
-# run.  As root both keep owners and modes (tar's default for root); neither fsyncs.  GNU tar
-# runs gzip/zstd as a second process; nook decompresses in a second thread.  Build first:
-# `make bench`.
+# unless TMPDIR says otherwise: TMPDIR=/dev/shm measures without the disk), which hyperfine's
+# --prepare removes, recreates and syncs before each run.  As root both keep owners and modes
+# (tar's default for root); neither fsyncs.  GNU tar runs gzip/zstd as a second process; nook
+# decompresses in a second thread, and also computes the sha256 of the tar (the diff-id),
+# which tar does not.  Build first: `make bench`.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,30 +74,33 @@ for kind in tar tar.gz tar.zst; do
 	args+=(-n "nook $kind" "$BENCH $work/layer.$kind $out")
 done
 echo "bench-unpack.sh: hyperfine, $runs runs and $warmup warmups each" >&2
-hyperfine --style basic -N --warmup "$warmup" --runs "$runs" --prepare "sh -c 'rm -rf $out && mkdir $out'" \
+hyperfine --style basic -N --warmup "$warmup" --runs "$runs" --prepare "sh -c 'rm -rf $out && mkdir $out && sync'" \
 	--export-json "$json" "${args[@]}" >"$work/hyperfine.log" 2>&1 || {
 	tail -n 20 "$work/hyperfine.log" >&2
 	exit 1
 }
 
+# One section per file system (ext4 and tmpfs side by side), replaced by a rerun on the same.
+fs=$(df -T "$work" | awk 'NR == 2 { print $2 }')
 table=$work/table.md
 {
-	echo "<!-- bench-unpack:begin (written by tests/bench/bench-unpack.sh; do not edit by hand) -->"
+	echo "<!-- bench-unpack-$fs:begin (written by tests/bench/bench-unpack.sh; do not edit by hand) -->"
 	echo
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores, $(df -T "$work" | awk 'NR == 2 { print $2 }');"
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores, the output on $fs;"
 	echo "hyperfine $(hyperfine --version | awk '{ print $2 }'), $runs runs after $warmup warmups, medians;"
 	echo "$(tar --version | head -n1), gzip $(gzip --version | awk 'NR == 1 { print $2 }'), zstd $(zstd --version | sed 's/.* v\([0-9.]*\).*/\1/'); nook $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
 	echo "The layer: $n_files files, $(mb "$work/layer.tar") as a tar, $(mb "$work/layer.tar.gz") gzip -6, $(mb "$work/layer.tar.zst") zstd -3."
 	echo
-	echo "| layer | GNU tar | nook | nook's speed / tar's |"
+	echo "| layer | GNU tar median (mean ± σ) | nook median (mean ± σ) | nook's speed / tar's |"
 	echo "| --- | ---: | ---: | ---: |"
-	jq -r '[.results[] | { key: .command, value: .median }] | from_entries as $m |
+	jq -r '[.results[] | { key: .command, value: . }] | from_entries as $r |
 		def ms: (. * 1000 | round | tostring) + " ms";
+		def cell: "\(.median | ms) (\(.mean | ms) ± \(.stddev // 0 | ms))";
 		["tar", "tar.gz", "tar.zst"][] as $k |
-		"| \($k) | \($m["tar " + $k] | ms) | \($m["nook " + $k] | ms) | " +
-		(($m["tar " + $k] / $m["nook " + $k] * 100 | round / 100 | tostring) + "×") + " |"' "$json"
+		"| \($k) | \($r["tar " + $k] | cell) | \($r["nook " + $k] | cell) | " +
+		(($r["tar " + $k].median / $r["nook " + $k].median * 100 | round / 100 | tostring) + "×") + " |"' "$json"
 	echo
-	echo "Exact commands (hyperfine -N, each after \`--prepare 'rm -rf \$WORK/out && mkdir \$WORK/out'\`):"
+	echo "Exact commands (hyperfine -N, each after \`--prepare 'rm -rf \$WORK/out && mkdir \$WORK/out && sync'\`):"
 	echo
 	echo '```sh'
 	for ((i = 0; i < ${#args[@]}; i += 3)); do
@@ -104,9 +108,9 @@ table=$work/table.md
 	done | sed "s|$work|\$WORK|g; s|$builddir/||g"
 	echo '```'
 	echo
-	echo "<!-- bench-unpack:end -->"
+	echo "<!-- bench-unpack-$fs:end -->"
 } >"$table"
 
 cat "$table"
 
-bench_write_doc bench-unpack "$table"
+bench_write_doc "bench-unpack-$fs" "$table"
