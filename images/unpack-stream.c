@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <nettle/sha2.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,7 +48,7 @@ struct unpack_stream
   bool member_end; /* gzip: the last member ended; another may follow */
   ZSTD_DStream *zs;
   size_t zs_hint; /* the last ZSTD_decompressStream() result: 0 when a frame is complete */
-  struct sha256_ctx sha;
+  struct image_hash *hash;
   bool hash_late;         /* hashed by the consumer, as it takes each slot (gzip, threaded) */
   struct nook_error *err; /* the producer's failure, written before `done` is set */
 
@@ -188,7 +187,7 @@ static int produce(struct unpack_stream *s, struct slot *sl)
     default: r = fill_plain(s, sl); break;
     }
   if (!s->hash_late)
-    sha256_update(&s->sha, sl->len, sl->data);
+    image_hash_update(s->hash, sl->data, sl->len);
   sl->in_done = s->in_done;
   return r;
 }
@@ -269,7 +268,7 @@ int unpack_stream_open(int fd, bool threaded, struct unpack_stream **ret, struct
   s->fd = fd;
   s->in = xmalloc(IN_SIZE);
   s->zs_hint = 1;
-  sha256_init(&s->sha);
+  s->hash = image_hash_new();
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->cond, NULL);
   for (size_t i = 0; i < (threaded ? N_SLOTS : 1); i++)
@@ -325,7 +324,7 @@ ssize_t unpack_stream_next(struct unpack_stream *s, const void **ret_buf, uint64
         return s->err ? -1 : 0;
       sl = &s->slots[s->tail % N_SLOTS];
       if (s->hash_late)
-        sha256_update(&s->sha, sl->len, sl->data);
+        image_hash_update(s->hash, sl->data, sl->len);
     }
   if (sl->len == 0)
     return 0;
@@ -365,8 +364,6 @@ static void stream_join(struct unpack_stream *s)
 int unpack_stream_finish(struct unpack_stream *s, char ret_diff_id[IMAGE_DIGEST_LEN + 1],
                          uint64_t *ret_in_done, struct nook_error **err)
 {
-  static const char hex[] = "0123456789abcdef";
-  uint8_t d[SHA256_DIGEST_SIZE];
   const void *buf;
   uint64_t in_done;
   ssize_t n;
@@ -376,14 +373,7 @@ int unpack_stream_finish(struct unpack_stream *s, char ret_diff_id[IMAGE_DIGEST_
   if (n < 0)
     return nook_error_setx(err, s->err->errnum, "%s", s->err->msg);
   stream_join(s); /* the producer is done: its hash and counters are ours now */
-  sha256_digest(&s->sha, sizeof(d), d);
-  memcpy(ret_diff_id, "sha256:", 7);
-  for (size_t i = 0; i < sizeof(d); i++)
-    {
-      ret_diff_id[7 + 2 * i] = hex[d[i] >> 4];
-      ret_diff_id[8 + 2 * i] = hex[d[i] & 15];
-    }
-  ret_diff_id[IMAGE_DIGEST_LEN] = '\0';
+  image_hash_final(s->hash, ret_diff_id);
   *ret_in_done = s->in_done;
   return 0;
 }
@@ -400,6 +390,7 @@ void unpack_stream_free(struct unpack_stream *s)
     inflateEnd(&s->z);
   ZSTD_freeDStream(s->zs);
   nook_error_free(s->err);
+  image_hash_free(s->hash);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->cond);
   free(s);

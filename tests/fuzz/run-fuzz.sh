@@ -37,7 +37,8 @@ mkdir -p "$out"
 target=$out/fuzz-unpack
 # What the target compiles: itself, the unpack sources and the common code they use, all
 # instrumented (libnook.a is not); flags from make, or pkg-config when run by hand.
-sources=(tests/fuzz/fuzz-unpack.c images/unpack.c images/unpack-stream.c common/error.c common/util.c)
+sources=(tests/fuzz/fuzz-unpack.c images/unpack.c images/unpack-stream.c images/blob.c common/error.c
+	common/util.c)
 pkgs="libarchive zlib libzstd nettle"
 cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags $pkgs)"}
 libs=${FUZZ_LIBS:-"$(pkg-config --libs $pkgs)"}
