@@ -53,6 +53,9 @@ int cmd_nook(int argc, char **argv);
 int cli_nook_fail(struct nook_error *err);
 int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* `nook image ...` (cli/cmd-image.c). */
+int cmd_image(const struct nook_globals *g, int argc, char **argv);
+
 int cmd_spec(const struct oci_globals *g, int argc, char **argv);
 int cmd_create(const struct oci_globals *g, int argc, char **argv);
 int cmd_start(const struct oci_globals *g, int argc, char **argv);
