@@ -48,6 +48,33 @@ static int want_args(int argc, char **argv, int min, int max, const char *verb, 
   return 0;
 }
 
+static int open_store(const struct nook_globals *g, struct image_store **ret);
+
+/* The start of a command whose only option is --help: prints HELP for it, checks that MIN to
+ * MAX arguments (WHAT) follow, opens the store.  False when the command is over, with its
+ * exit code in *ret_rc. */
+static bool simple_start(const struct nook_globals *g, int argc, char **argv, const char *verb,
+                         const char *help, int min, int max, const char *what,
+                         struct image_store **ret, int *ret_rc)
+{
+  static const struct option opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c = image_getopt(argc, argv, "h", opts, verb);
+
+  *ret_rc = NOOK_EXIT_ERROR;
+  if (c == 'h')
+    {
+      fputs(help, stdout);
+      *ret_rc = 0;
+      return false;
+    }
+  if (c != -1 || want_args(argc, argv, min, max, verb, what) != 0 || open_store(g, ret) != 0)
+    return false;
+  return true;
+}
+
 static int open_store(const struct nook_globals *g, struct image_store **ret)
 {
   struct nook_error *err = NULL;
@@ -497,28 +524,18 @@ out:
 
 static int image_inspect_cmd(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   _cleanup_image_store_ struct image_store *s = NULL;
   struct nook_error *err = NULL;
   struct image_entry e = { 0 };
   _cleanup_free_ char *json = NULL;
-  int c, r;
+  int r;
 
-  while ((c = image_getopt(argc, argv, "h", opts, "inspect")) != -1)
-    switch (c)
-      {
-      case 'h':
-        printf("usage: nook image inspect REF\n\n"
-               "Prints an image as JSON: name, names, id, digest, created, size, layers, and its\n"
-               "manifest and config as stored.\n");
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (want_args(argc, argv, 1, 1, "inspect", "REF") != 0 || open_store(g, &s) != 0)
-    return NOOK_EXIT_ERROR;
+  if (!simple_start(g, argc, argv, "inspect",
+                    "usage: nook image inspect REF\n\n"
+                    "Prints an image as JSON: name, names, id, digest, created, size, layers, and\n"
+                    "its manifest and config as stored.\n",
+                    1, 1, "REF", &s, &r))
+    return r;
   r = image_store_resolve(s, argv[optind], &e, &err);
   if (r >= 0)
     r = inspect_json(s, &e, &json, &err);
@@ -568,28 +585,18 @@ static int image_rm_cmd(const struct nook_globals *g, int argc, char **argv)
 
 static int image_prune_cmd(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   _cleanup_image_store_ struct image_store *s = NULL;
   struct nook_error *err = NULL;
   uint64_t count = 0, bytes = 0;
   char size[16];
-  int c;
+  int r;
 
-  while ((c = image_getopt(argc, argv, "h", opts, "prune")) != -1)
-    switch (c)
-      {
-      case 'h':
-        printf("usage: nook image prune\n\n"
-               "Removes the blobs and layers that no name and no container uses, and what\n"
-               "interrupted imports left behind.\n");
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (want_args(argc, argv, 0, 0, "prune", "nothing") != 0 || open_store(g, &s) != 0)
-    return NOOK_EXIT_ERROR;
+  if (!simple_start(g, argc, argv, "prune",
+                    "usage: nook image prune\n\n"
+                    "Removes the blobs and layers that no name and no container uses, and what\n"
+                    "interrupted imports left behind.\n",
+                    0, 0, "nothing", &s, &r))
+    return r;
   if (image_prune(s, &count, &bytes, &err) < 0)
     return cli_nook_fail(err);
   printf("removed %llu blobs and layers, %s freed\n", (unsigned long long)count,
@@ -599,25 +606,15 @@ static int image_prune_cmd(const struct nook_globals *g, int argc, char **argv)
 
 static int image_export_cmd(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   _cleanup_image_store_ struct image_store *s = NULL;
   struct nook_error *err = NULL;
-  int c;
+  int r;
 
-  while ((c = image_getopt(argc, argv, "h", opts, "export")) != -1)
-    switch (c)
-      {
-      case 'h':
-        printf("usage: nook image export REF FILE\n\n"
-               "Writes the image as an oci-archive to FILE.\n");
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (want_args(argc, argv, 2, 2, "export", "REF and FILE") != 0 || open_store(g, &s) != 0)
-    return NOOK_EXIT_ERROR;
+  if (!simple_start(g, argc, argv, "export",
+                    "usage: nook image export REF FILE\n\n"
+                    "Writes the image as an oci-archive to FILE.\n",
+                    2, 2, "REF and FILE", &s, &r))
+    return r;
   if (image_export(s, argv[optind], argv[optind + 1], &err) < 0)
     return cli_nook_fail(err);
   return 0;

@@ -104,30 +104,6 @@ static int write_blob(struct export *ex, const char *digest, struct nook_error *
   return r;
 }
 
-static char *export_index(const struct image_entry *e, const struct image_manifest *m,
-                          uint64_t size, size_t *ret_len)
-{
-  yajl_gen g = nook_json_gen_new(false);
-
-  yajl_gen_map_open(g);
-  nook_json_kv_int(g, "schemaVersion", 2);
-  nook_json_kv_str(g, "mediaType", IMAGE_MT_OCI_INDEX);
-  nook_json_str(g, "manifests");
-  yajl_gen_array_open(g);
-  yajl_gen_map_open(g);
-  nook_json_kv_str(g, "mediaType", m->media_type ? m->media_type : IMAGE_MT_OCI_MANIFEST);
-  nook_json_kv_str(g, "digest", e->manifest_digest);
-  nook_json_kv_int(g, "size", (long long)size);
-  nook_json_str(g, "annotations");
-  yajl_gen_map_open(g);
-  nook_json_kv_str(g, "org.opencontainers.image.ref.name", e->name);
-  yajl_gen_map_close(g);
-  yajl_gen_map_close(g);
-  yajl_gen_array_close(g);
-  yajl_gen_map_close(g);
-  return nook_json_gen_finish(g, ret_len);
-}
-
 static int export_members(struct export *ex, const struct image_entry *e,
                           const struct image_manifest *m, struct nook_error **err)
 {
@@ -141,7 +117,11 @@ static int export_members(struct export *ex, const struct image_entry *e,
   r = image_blob_size(ex->s, e->manifest_digest, &size, err);
   if (r < 0)
     return r;
-  index = export_index(e, m, size, &len);
+  {
+    struct image_descriptor d = { .media_type = m->media_type ? m->media_type : (char *)IMAGE_MT_OCI_MANIFEST,
+                                  .digest = e->manifest_digest, .size = (int64_t)size, .ref_name = e->name };
+    index = image_json_index(&d, 1, false, &len);
+  }
   if ((r = write_buf(ex, "oci-layout", layout, strlen(layout), err)) < 0
       || (r = write_buf(ex, "index.json", index, len, err)) < 0
       || (r = write_header(ex, "blobs", true, 0, err)) < 0

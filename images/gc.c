@@ -268,38 +268,24 @@ static bool hex64(const char *s)
   return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
-static int sweep_blobs(struct image_store *s, struct marks *mk, struct sweep *sw,
-                       struct nook_error **err)
+/* Removes the entries of ROOT/DIR named by 64 hex digits that SET does not hold; through
+ * tmp/ when VIA_TMP, so that a crash leaves no half-removed tree under its name. */
+static int sweep_dir(struct image_store *s, const char *dir, char **set, bool via_tmp,
+                     struct sweep *sw, struct nook_error **err)
 {
-  _cleanup_strv_ char **names = dir_names(s, "blobs/sha256");
+  _cleanup_strv_ char **names = dir_names(s, dir);
   int r = 0;
 
   for (size_t i = 0; r >= 0 && names && names[i]; i++)
     {
       _cleanup_free_ char *digest = xasprintf("sha256:%s", names[i]);
-      _cleanup_free_ char *rel = xasprintf("blobs/sha256/%s", names[i]);
-      if (hex64(names[i]) && !marked(mk->blobs, digest))
-        r = sweep_remove(s, rel, sw, err);
-    }
-  return r;
-}
-
-static int sweep_layers(struct image_store *s, struct marks *mk, struct sweep *sw,
-                        struct nook_error **err)
-{
-  _cleanup_strv_ char **names = dir_names(s, "layers");
-  int r = 0;
-
-  for (size_t i = 0; r >= 0 && names && names[i]; i++)
-    {
-      _cleanup_free_ char *digest = xasprintf("sha256:%s", names[i]);
-      _cleanup_free_ char *rel = xasprintf("layers/%s", names[i]);
+      _cleanup_free_ char *rel = xasprintf("%s/%s", dir, names[i]);
       _cleanup_free_ char *tmp = xasprintf("tmp/" GC_PREFIX "%s", names[i]);
-      if (!hex64(names[i]) || marked(mk->layers, digest))
+      if (!hex64(names[i]) || marked(set, digest))
         continue;
-      if (renameat(s->dirfd, rel, s->dirfd, tmp) < 0)
+      if (via_tmp && renameat(s->dirfd, rel, s->dirfd, tmp) < 0)
         return nook_error_set(err, errno, "prune `%s/%s`", s->path, rel);
-      r = sweep_remove(s, tmp, sw, err);
+      r = sweep_remove(s, via_tmp ? tmp : rel, sw, err);
     }
   return r;
 }
@@ -340,9 +326,9 @@ int image_prune(struct image_store *s, uint64_t *ret_blobs, uint64_t *ret_bytes,
     return r;
   r = mark_all(s, &mk, err);
   if (r >= 0)
-    r = sweep_blobs(s, &mk, &sw, err);
+    r = sweep_dir(s, "blobs/sha256", mk.blobs, false, &sw, err);
   if (r >= 0)
-    r = sweep_layers(s, &mk, &sw, err);
+    r = sweep_dir(s, "layers", mk.layers, true, &sw, err);
   if (r >= 0)
     r = sweep_tmp(s, &sw, err);
   image_store_unlock(s);

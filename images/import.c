@@ -471,17 +471,6 @@ static int docker_parse(struct import *im, yajl_val tree, struct docker_image **
   return 0;
 }
 
-static void gen_descriptor(yajl_gen g, const char *key, const struct image_descriptor *d)
-{
-  if (key)
-    nook_json_str(g, key);
-  yajl_gen_map_open(g);
-  nook_json_kv_str(g, "mediaType", d->media_type);
-  nook_json_kv_str(g, "digest", d->digest);
-  nook_json_kv_int(g, "size", d->size);
-  yajl_gen_map_close(g);
-}
-
 /* Writes an OCI manifest for CONFIG and LAYERS into the store; *ret_digest gets its digest. */
 static int put_manifest(struct image_store *s, const struct image_descriptor *config,
                         const struct image_descriptor *layers, size_t n, char **ret_digest,
@@ -494,11 +483,12 @@ static int put_manifest(struct image_store *s, const struct image_descriptor *co
   yajl_gen_map_open(g);
   nook_json_kv_int(g, "schemaVersion", 2);
   nook_json_kv_str(g, "mediaType", IMAGE_MT_OCI_MANIFEST);
-  gen_descriptor(g, "config", config);
+  nook_json_str(g, "config");
+  image_json_descriptor(g, config);
   nook_json_str(g, "layers");
   yajl_gen_array_open(g);
   for (size_t i = 0; i < n; i++)
-    gen_descriptor(g, NULL, &layers[i]);
+    image_json_descriptor(g, &layers[i]);
   yajl_gen_array_close(g);
   yajl_gen_map_close(g);
   json = nook_json_gen_finish(g, &len);

@@ -56,29 +56,34 @@ static int cmp_desc_name(const void *a, const void *b)
   return strcmp(x->ref_name, y->ref_name);
 }
 
-static char *index_json(struct image_index *idx, size_t *ret_len)
+void image_json_descriptor(yajl_gen g, const struct image_descriptor *d)
 {
-  yajl_gen g = nook_json_gen_new(true);
+  yajl_gen_map_open(g);
+  if (d->media_type)
+    nook_json_kv_str(g, "mediaType", d->media_type);
+  nook_json_kv_str(g, "digest", d->digest);
+  nook_json_kv_int(g, "size", d->size);
+  if (d->ref_name)
+    {
+      nook_json_str(g, "annotations");
+      yajl_gen_map_open(g);
+      nook_json_kv_str(g, REF_NAME_KEY, d->ref_name);
+      yajl_gen_map_close(g);
+    }
+  yajl_gen_map_close(g);
+}
 
-  qsort(idx->manifests, idx->n_manifests, sizeof *idx->manifests, cmp_desc_name);
+char *image_json_index(const struct image_descriptor *d, size_t n, bool pretty, size_t *ret_len)
+{
+  yajl_gen g = nook_json_gen_new(pretty);
+
   yajl_gen_map_open(g);
   nook_json_kv_int(g, "schemaVersion", 2);
   nook_json_kv_str(g, "mediaType", IMAGE_MT_OCI_INDEX);
   nook_json_str(g, "manifests");
   yajl_gen_array_open(g);
-  for (size_t i = 0; i < idx->n_manifests; i++)
-    {
-      const struct image_descriptor *d = &idx->manifests[i];
-      yajl_gen_map_open(g);
-      nook_json_kv_str(g, "mediaType", d->media_type ? d->media_type : IMAGE_MT_OCI_MANIFEST);
-      nook_json_kv_str(g, "digest", d->digest);
-      nook_json_kv_int(g, "size", d->size);
-      nook_json_str(g, "annotations");
-      yajl_gen_map_open(g);
-      nook_json_kv_str(g, REF_NAME_KEY, d->ref_name);
-      yajl_gen_map_close(g);
-      yajl_gen_map_close(g);
-    }
+  for (size_t i = 0; i < n; i++)
+    image_json_descriptor(g, &d[i]);
   yajl_gen_array_close(g);
   yajl_gen_map_close(g);
   return nook_json_gen_finish(g, ret_len);
@@ -89,8 +94,11 @@ static int index_write(struct image_store *s, struct image_index *idx, struct no
 {
   _cleanup_free_ char *tmp = xasprintf("tmp/index-%d.json", (int)getpid());
   _cleanup_close_ int fd = -1, dfd = -1;
+  _cleanup_free_ char *json = NULL;
   size_t len = 0;
-  _cleanup_free_ char *json = index_json(idx, &len);
+
+  qsort(idx->manifests, idx->n_manifests, sizeof *idx->manifests, cmp_desc_name);
+  json = image_json_index(idx->manifests, idx->n_manifests, true, &len);
 
   fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
@@ -352,8 +360,10 @@ static int cmp_entry_name(const void *a, const void *b)
   return strcmp(x->name, y->name);
 }
 
-int image_store_list(struct image_store *s, struct image_entry **ret, size_t *ret_n,
-                     struct nook_error **err)
+/* The names and their manifests, sorted by name; FILL adds ids, sizes and creation times,
+ * which cost a read of each manifest and config. */
+static int list_entries(struct image_store *s, bool fill, struct image_entry **ret, size_t *ret_n,
+                        struct nook_error **err)
 {
   struct image_index *idx = NULL;
   struct image_entry *out;
@@ -371,7 +381,8 @@ int image_store_list(struct image_store *s, struct image_entry **ret, size_t *re
         continue;
       out[n].name = xstrdup(d->ref_name);
       out[n].manifest_digest = xstrdup(d->digest);
-      entry_fill(s, &out[n]);
+      if (fill)
+        entry_fill(s, &out[n]);
       n++;
     }
   image_index_free(idx);
@@ -379,6 +390,12 @@ int image_store_list(struct image_store *s, struct image_entry **ret, size_t *re
   *ret = out;
   *ret_n = n;
   return 0;
+}
+
+int image_store_list(struct image_store *s, struct image_entry **ret, size_t *ret_n,
+                     struct nook_error **err)
+{
+  return list_entries(s, true, ret, ret_n, err);
 }
 
 /* ---- resolve ---------------------------------------------------------------------------- */
@@ -483,7 +500,7 @@ int image_names_find(struct image_store *s, const char *what, struct image_entry
 
   if (!what || !*what)
     return nook_error_setx(err, EINVAL, "empty image name");
-  r = image_store_list(s, &list, &n, err);
+  r = list_entries(s, false, &list, &n, err);
   if (r < 0)
     return r;
   cands = name_candidates(what, &ref);
@@ -495,6 +512,8 @@ int image_names_find(struct image_store *s, const char *what, struct image_entry
     hit = find_by_digest_ref(list, n, cands, ref->digest);
   by_name = hit != NULL;
   r = 0;
+  for (size_t i = 0; !hit && i < n; i++)
+    entry_fill(s, &list[i]);
   if (!hit)
     r = find_by_id(list, n, what, &hit, err);
   if (r == -ENOENT)
@@ -502,6 +521,8 @@ int image_names_find(struct image_store *s, const char *what, struct image_entry
   if (r >= 0)
     {
       entry_copy(hit, ret);
+      if (by_name)
+        entry_fill(s, ret);
       if (ret_by_name)
         *ret_by_name = by_name;
     }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <yajl/yajl_gen.h>
 
 #include "images/image.h"
 
@@ -24,6 +25,11 @@ int image_names_find(struct image_store *s, const char *what, struct image_entry
  * (under its lock).  *ret_n (may be NULL) gets how many were removed. */
 int image_names_remove(struct image_store *s, const char *name, const char *manifest_digest,
                        size_t *ret_n, struct nook_error **err);
+
+/* A descriptor as JSON: mediaType, digest, size, and the ref.name annotation when set. */
+void image_json_descriptor(yajl_gen g, const struct image_descriptor *d);
+/* An OCI image index of the descriptors D (index.json of the store or of an archive). */
+char *image_json_index(const struct image_descriptor *d, size_t n, bool pretty, size_t *ret_len);
 
 /* Holds the store lock shared for the caller's operation unless the caller holds it already;
  * *ret_taken says whether image_store_unlock() is the caller's to call. */
