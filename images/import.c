@@ -25,6 +25,7 @@
 
 #define COPY_BUF (256u << 10)
 #define INDEX_MAX_DEPTH 4
+#define INDEX_MAX_ENTRIES 1024
 
 #define ROOTFS_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -289,6 +290,12 @@ static int import_index(struct import *im, const char *json, size_t len, struct 
   r = image_index_parse(json, len, &idx, err);
   if (r < 0)
     return nook_error_prefix(err, "`%s`: index.json", im->path);
+  if (idx->n_manifests > INDEX_MAX_ENTRIES)
+    {
+      image_index_free(idx);
+      return nook_error_setx(err, E2BIG, "`%s`: index.json lists more than %d manifests", im->path,
+                             INDEX_MAX_ENTRIES);
+    }
   first = xcalloc(idx->n_manifests + 1, sizeof *first);
   n = index_groups(idx, first);
   if (n == 0)

@@ -635,6 +635,68 @@ static void test_import(void)
   image_files_free(&im);
 }
 
+/* An OCI layout directory whose one name is a multi-platform index: only this host's image
+ * is fetched (the other platform's manifest is not even there). */
+static void test_layout_multiplatform(void)
+{
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_image_store_ struct image_store *s = new_store("multi");
+  _cleanup_free_ char *dir = xasprintf("%s/multi-layout", tmp_dir), *inner_json = NULL;
+  _cleanup_free_ char *index = NULL;
+  _cleanup_strv_ char **names = NULL;
+  const char *other = streq(image_host_arch(), "s390x") ? "amd64" : "s390x";
+  struct image_files im;
+  struct blob inner;
+  const struct blob *blobs[5];
+  int r;
+
+  make_image(&im);
+  inner_json = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" IMAGE_MT_OCI_INDEX "\",\"manifests\":["
+                         "{\"mediaType\":\"" IMAGE_MT_OCI_MANIFEST "\",\"digest\":\"sha256:%064d\",\"size\":9,"
+                         "\"platform\":{\"os\":\"linux\",\"architecture\":\"%s\"}},"
+                         "{\"mediaType\":\"" IMAGE_MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                         "\"platform\":{\"os\":\"linux\",\"architecture\":\"%s\"}}]}",
+                         0, other, im.manifest.digest, im.manifest.len, image_host_arch());
+  inner = make_json(inner_json);
+  index = xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" IMAGE_MT_OCI_INDEX
+                    "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":"
+                    "{\"org.opencontainers.image.ref.name\":\"example.org/multi:1\"}}]}",
+                    inner.digest, inner.len);
+  blobs[0] = &inner;
+  blobs[1] = &im.manifest;
+  blobs[2] = &im.config;
+  blobs[3] = &im.layers[0];
+  blobs[4] = &im.layers[1];
+  nook_mkdir_p(dir, 0755, NULL);
+  {
+    _cleanup_free_ char *p = xasprintf("%s/blobs/sha256", dir);
+    _cleanup_free_ char *layout = xasprintf("%s/oci-layout", dir), *ip = xasprintf("%s/index.json", dir);
+    nook_mkdir_p(p, 0755, NULL);
+    write_file(layout, "{\"imageLayoutVersion\":\"1.0.0\"}");
+    write_file(ip, index);
+    for (size_t i = 0; i < ARRAY_SIZE(blobs); i++)
+      {
+        _cleanup_free_ char *bp = xasprintf("%s/%s", p, blobs[i]->digest + 7);
+        _cleanup_close_ int fd = open(bp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || nook_write_all(fd, blobs[i]->data, blobs[i]->len) < 0)
+          printf("# cannot write %s\n", bp);
+      }
+  }
+  r = image_import(s, dir, NULL, NULL, &names, &err);
+  tap_ok(r == 0 && names && streq(names[0], "example.org/multi:1"),
+         "an OCI layout directory with a multi-platform index: this host's image is imported");
+  if (r < 0)
+    printf("# %s\n", err->msg);
+  tap_ok(exists_at(s, "layers/%s/diff/e/new", im.layers[1].digest + 7), "its layers are unpacked");
+  {
+    uint64_t count = 0;
+    tap_ok(image_prune(s, &count, NULL, &err) == 0 && count == 1 && !image_blob_exists(s, inner.digest),
+           "the platform index is not named: prune removes it, and only it");
+  }
+  blob_free(&inner);
+  image_files_free(&im);
+}
+
 /* ---- export, remove, prune -------------------------------------------------------------- */
 
 static void test_export_prune(void)
@@ -722,6 +784,7 @@ int main(void)
   test_names();
   test_layers();
   test_import();
+  test_layout_multiplatform();
   test_export_prune();
   nook_rm_rf_at(AT_FDCWD, tmp_dir, NULL);
   return tap_done();
