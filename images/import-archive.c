@@ -106,14 +106,16 @@ static bool image_member(const char *name, unsigned type)
   return !name[first] && type == AE_IFREG;
 }
 
-/* "sha256:HEX" for blobs/sha256/HEX and for HEX.json at the top (docker's config), else
- * NULL: the digest a member's name promises. */
+/* The digest a member's name promises: blobs/sha256/HEX, and at the top HEX.json (docker's
+ * config) or sha256:HEX (go-containerregistry's), else NULL. */
 static char *member_expected_digest(const char *name)
 {
   if (nook_has_prefix(name, "blobs/sha256/") && is_hex64(name + 13, strlen(name + 13)))
     return xasprintf("sha256:%s", name + 13);
   if (strlen(name) == 69 && is_hex64(name, 64) && streq(name + 64, ".json"))
     return xasprintf("sha256:%.64s", name);
+  if (image_digest_valid(name))
+    return xstrdup(name);
   return NULL;
 }
 

@@ -190,6 +190,7 @@ static int select_manifest(struct import *im, const struct image_descriptor *d,
   for (int depth = 0; depth < INDEX_MAX_DEPTH; depth++)
     {
       _cleanup_free_ char *json = NULL;
+      struct image_index *idx = NULL;
       size_t len = 0;
       int r;
 
@@ -203,12 +204,13 @@ static int select_manifest(struct import *im, const struct image_descriptor *d,
           *ret = d;
           return 0;
         }
-      image_index_free(*keep);
-      *keep = NULL;
-      r = image_index_parse(json, len, keep, err);
+      r = image_index_parse(json, len, &idx, err);
       if (r < 0)
         return nook_error_prefix(err, "`%s`: `%s`", im->path, d->digest);
-      d = image_index_select(*keep, err);
+      /* D may point into the index kept so far: it goes only now. */
+      image_index_free(*keep);
+      *keep = idx;
+      d = image_index_select(idx, err);
       if (!d)
         return nook_error_prefix(err, "`%s`", im->path);
     }
