@@ -599,6 +599,22 @@ static void test_import(void)
   expect_error(r, &err, "is not a name inside the archive", "and with `..` inside the name");
 
   {
+    _cleanup_free_ char *p = xasprintf("%s/notatar", tmp_dir);
+    write_file(p, "hello");
+    r = import(s, "notatar", "x", NULL, &err);
+    expect_error(r, &err, "is not a tar archive", "a file that is not a tar is refused");
+  }
+  image_files_free(&im);
+}
+
+/* A plain root filesystem tarball (gzip), as `tar -C rootfs -cz .` makes it. */
+static void test_import_rootfs(void)
+{
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_image_store_ struct image_store *s = new_store("import-rootfs");
+  int r;
+
+  {
     static const struct member rootfs[] = {
       { "./", NULL, 0, NULL }, { "./bin", NULL, 0, NULL }, { "./bin/true", "#!/bin/sh\n", 0, NULL },
     };
@@ -626,13 +642,6 @@ static void test_import(void)
     nook_error_freep(&err);
   }
 
-  {
-    _cleanup_free_ char *p = xasprintf("%s/notatar", tmp_dir);
-    write_file(p, "hello");
-    r = import(s, "notatar", "x", NULL, &err);
-    expect_error(r, &err, "is not a tar archive", "a file that is not a tar is refused");
-  }
-  image_files_free(&im);
 }
 
 /* An OCI layout directory whose one name is a multi-platform index: only this host's image
@@ -784,6 +793,7 @@ int main(void)
   test_names();
   test_layers();
   test_import();
+  test_import_rootfs();
   test_layout_multiplatform();
   test_export_prune();
   nook_rm_rf_at(AT_FDCWD, tmp_dir, NULL);
