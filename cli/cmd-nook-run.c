@@ -308,7 +308,7 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
   _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->path, id);
   _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir), *json = NULL, *hostname = NULL;
   _cleanup_free_ char *cgroup = NULL;
-  _cleanup_strv_ char **env = NULL, **args = NULL;
+  _cleanup_strv_ char **env = NULL, **args = NULL, **volumes = NULL;
   _cleanup_free_ gid_t *gids = NULL;
   _cleanup_close_ int rootfd = -1;
   const struct image_config *ic = img->config;
@@ -336,6 +336,11 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
   rc.hostname = hostname;
   rc.host_network = o->host_network;
   rc.stop_signal = ic->stop_signal;
+  rc.annotations = ic->labels; /* the image's Labels, as annotations */
+  if ((r = image_volumes_prepare(s, img, id, &volumes, err)) < 0)
+    return r;
+  rc.bind_sources = volumes;
+  rc.bind_destinations = ic->volumes;
   if (o->cgroup_parent)
     rc.cgroups_path = cgroup = xasprintf("%s/%s", o->cgroup_parent, id);
   json = nook_spec_run_json(&rc);

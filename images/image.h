@@ -373,6 +373,13 @@ int image_rootfs_mount(struct image_store *s, const struct image *img, const cha
 /* Unmounts ROOT/containers/ID/rootfs (if mounted) and removes the directory when REMOVE. */
 int image_rootfs_umount(struct image_store *s, const char *id, bool remove, struct nook_error **err);
 
+/* The image's Volumes for the container ID (mounted by image_rootfs_mount()): for each path of
+ * config.Volumes, ROOT/containers/ID/volumes/N holding a copy of what the image has there
+ * (owners, modes, links and nodes kept; an absent path gives an empty directory).
+ * *ret_sources gets the directories, in the order of config.Volumes (NULL when none). */
+int image_volumes_prepare(struct image_store *s, const struct image *img, const char *id,
+                          char ***ret_sources, struct nook_error **err);
+
 /* Resolves a user as an image's config.User says it ("name", "uid", "name:group",
  * "uid:gid") in the rootfs at ROOTFS_DIRFD (etc/passwd, etc/group, read inside the rootfs).
  * Unknown names are ENOENT naming the user. *ret_gids gets the supplementary groups of a

@@ -105,14 +105,20 @@ static void mount_gen(yajl_gen g, const struct run_mount *m)
   yajl_gen_map_close(g);
 }
 
-static void mounts_gen(yajl_gen g, bool readonly)
+static void mounts_gen(yajl_gen g, const struct nook_run_config *rc)
 {
   nook_json_str(g, "mounts");
   yajl_gen_array_open(g);
   for (size_t i = 0; i < ARRAY_SIZE(run_mounts); i++)
     mount_gen(g, &run_mounts[i]);
-  for (size_t i = 0; readonly && i < ARRAY_SIZE(run_mounts_readonly); i++)
+  for (size_t i = 0; rc->readonly && i < ARRAY_SIZE(run_mounts_readonly); i++)
     mount_gen(g, &run_mounts_readonly[i]);
+  for (size_t i = 0; rc->bind_sources && rc->bind_sources[i]; i++)
+    {
+      const struct run_mount m = { rc->bind_destinations[i], "bind", rc->bind_sources[i],
+                                   { "rbind", "nosuid", "nodev" } };
+      mount_gen(g, &m);
+    }
   yajl_gen_array_close(g);
 }
 
@@ -163,7 +169,7 @@ char *nook_spec_run_json(const struct nook_run_config *rc)
   yajl_gen_map_close(g);
   if (rc->hostname)
     nook_json_kv_str(g, "hostname", rc->hostname);
-  mounts_gen(g, rc->readonly);
+  mounts_gen(g, rc);
   if (rc->annotations || rc->stop_signal)
     {
       nook_json_str(g, "annotations");

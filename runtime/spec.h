@@ -471,6 +471,8 @@ struct nook_run_config
   bool host_network;        /* no network namespace (else a new one with lo only) */
   const char *stop_signal;  /* the image's StopSignal, recorded as an annotation */
   char *const *annotations; /* KEY=VALUE */
+  char *const *bind_sources;      /* bind mounts: host directories, NULL-terminated, and */
+  char *const *bind_destinations; /* where they go, the same count */
 };
 char *nook_spec_run_json(const struct nook_run_config *rc);
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make-oci-layout.py OUT [--ref NAME] [--gzip] [--cmd ARG]... LAYER_DIR...
+"""make-oci-layout.py OUT [--ref NAME] [--gzip] [--cmd ARG]... [--volume PATH]... [--label K=V]...
+    [--user USER] [--workdir DIR] LAYER_DIR...
 
 Builds an OCI image layout in OUT (a new or empty directory) from LAYER_DIRs, lowest first:
 each becomes one layer tar (owners 0/0, mtimes kept, sorted names; --gzip compresses them),
@@ -67,6 +68,10 @@ def main():
     ap.add_argument("--ref")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--cmd", action="append", default=None)
+    ap.add_argument("--volume", action="append", default=[])
+    ap.add_argument("--label", action="append", default=[])
+    ap.add_argument("--user")
+    ap.add_argument("--workdir")
     a = ap.parse_args()
 
     os.makedirs(os.path.join(a.out, "blobs", "sha256"), exist_ok=True)
@@ -87,6 +92,14 @@ def main():
                    "Cmd": a.cmd or ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }
+    if a.volume:
+        config["config"]["Volumes"] = {v: {} for v in a.volume}
+    if a.label:
+        config["config"]["Labels"] = dict(l.split("=", 1) for l in a.label)
+    if a.user:
+        config["config"]["User"] = a.user
+    if a.workdir:
+        config["config"]["WorkingDir"] = a.workdir
     cdata = json.dumps(config).encode()
     manifest = {
         "schemaVersion": 2,

@@ -177,3 +177,36 @@ new"
 	run nook_cli image rm example.org/wh:1
 	assert_status 0
 }
+
+@test "the image's Volumes get a copy of the image's content; User, WorkingDir and Labels apply" {
+	local rootfs l
+	rootfs=$(nook_rootfs_cache)
+	l=$TEST_DIR/layers
+	mkdir -p "$l/1/data/sub" "$l/1/srv"
+	echo seed >"$l/1/data/sub/file"
+	ln -s /etc/passwd "$l/1/data/link"
+	"$NOOK_SRCDIR/tests/helpers/make-oci-layout.py" "$TEST_DIR/layout" --ref example.org/vol:1 \
+		--volume /data --volume /empty --user nobody --workdir /srv --label org.example.k=v \
+		"$rootfs" "$l/1" >/dev/null
+	run nook_cli image import "$TEST_DIR/layout"
+	assert_status 0
+	run nrun --rm example.org/vol:1 sh -c 'id -u; pwd'
+	assert_status 0
+	assert_output "65534
+/srv"
+	run nrun --name v -u 0 example.org/vol:1 sh -c 'cat /data/sub/file; readlink /data/link;
+		echo more >/data/new; test -d /empty && echo empty; grep -c " /data " /proc/self/mountinfo'
+	assert_status 0
+	assert_output "seed
+/etc/passwd
+empty
+1"
+	dir=$(dirname "$(grep -l '^v$' "$STORAGE"/containers/*/name)")
+	# the write went to the volume, not the container's upper layer or the image's layer
+	[ "$(cat "$dir/volumes/0/new")" = more ]
+	[ ! -e "$dir/upper/data/new" ]
+	jq -e '.annotations["org.example.k"] == "v"' "$dir/config.json"
+	run nook_cli rm v
+	assert_status 0
+	[ ! -e "$dir" ]
+}
