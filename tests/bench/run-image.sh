@@ -7,7 +7,9 @@
 # podman runs on its own --root/--runroot/--tmpdir under the work dir (overlay storage, cgroupfs,
 # file events), with the busybox rootfs `podman import`ed: nothing of the machine's podman is
 # touched.  This host needs `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024` for podman
-# (no CAP_SYS_RESOURCE).  nook uses the image it embeds.  Run as root.
+# (no CAP_SYS_RESOURCE).  podman's default network (netavark: a bridge, iptables rules,
+# ip_forward) is timed inside a network namespace of its own (`unshare -n`), so that the
+# host's network is never touched.  nook uses the image it embeds.  Run as root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,7 +70,7 @@ ulimits="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 candidates=(
 	"nook run --rm busybox true|${nk[*]} run --rm --cgroup-parent $tag busybox true"
 	"podman --runtime runc, --network none|${pm[*]} run --rm $ulimits --network none localhost/bench-busybox true"
-	"podman --runtime runc, default network|${pm[*]} run --rm $ulimits localhost/bench-busybox true"
+	"podman --runtime runc, default network|unshare -n ${pm[*]} run --rm $ulimits localhost/bench-busybox true"
 )
 names=()
 cmds=()
