@@ -61,7 +61,7 @@ static char *jpath_render(const struct jpath *p)
   _cleanup_free_ char *head = NULL;
   _cleanup_free_ char *key = NULL;
 
-  if (p == NULL)
+  if (p == NULL || p->doc)
     return xstrdup("");
   head = jpath_render(p->parent);
   if (p->key == NULL)
@@ -82,15 +82,20 @@ static int spec_errorv(struct nook_error **err, int errnum, const struct jpath *
                        va_list ap)
 {
   _cleanup_free_ char *where = NULL;
+  const struct jpath *root = p;
+  const char *doc;
 
   if (err == NULL || *err != NULL)
     return -errnum;
+  while (root && root->parent)
+    root = root->parent;
+  doc = root && root->doc ? root->doc : "config.json";
   where = jpath_render(p);
   nook_error_setv(err, 0, fmt, ap);
   if (*where)
-    nook_error_prefix(err, "config.json: %s", where);
+    nook_error_prefix(err, "%s: %s", doc, where);
   else
-    nook_error_prefix(err, "config.json");
+    nook_error_prefix(err, "%s", doc);
   (*err)->errnum = errnum;
   return -errnum;
 }
@@ -106,16 +111,17 @@ int spec_error(struct nook_error **err, const struct jpath *p, const char *fmt, 
   return r;
 }
 
-/* The same, with another errnum and no path. */
-static int spec_error_errno(struct nook_error **err, int errnum, const char *fmt, ...)
-    _printf_(3, 4);
-static int spec_error_errno(struct nook_error **err, int errnum, const char *fmt, ...)
+/* The same, with another errnum, at p. */
+static int spec_error_errno(struct nook_error **err, int errnum, const struct jpath *p,
+                            const char *fmt, ...) _printf_(4, 5);
+static int spec_error_errno(struct nook_error **err, int errnum, const struct jpath *p,
+                            const char *fmt, ...)
 {
   va_list ap;
   int r;
 
   va_start(ap, fmt);
-  r = spec_errorv(err, errnum, NULL, fmt, ap);
+  r = spec_errorv(err, errnum, p, fmt, ap);
   va_end(ap);
   return r;
 }
@@ -609,7 +615,8 @@ static const yajl_callbacks prescan_callbacks = {
 
 /* yajl's message on one line, without the trailing period, and where it happened: yajl
  * stops just after the offending byte. */
-static int syntax_error(const char *msg, const char *data, size_t offset, struct nook_error **err)
+static int syntax_error(const char *msg, const char *data, size_t offset, const struct jpath *root,
+                        struct nook_error **err)
 {
   _cleanup_free_ char *m = xstrdup(msg ? msg : "syntax error");
   size_t line = 1, col = 1, n;
@@ -631,10 +638,10 @@ static int syntax_error(const char *msg, const char *data, size_t offset, struct
           col = 1;
         }
     }
-  return spec_error(err, NULL, "invalid JSON: %s (line %zu, column %zu)", m, line, col);
+  return spec_error(err, root, "invalid JSON: %s (line %zu, column %zu)", m, line, col);
 }
 
-static int prescan(const char *data, size_t len, struct nook_error **err)
+static int prescan(const char *data, size_t len, const struct jpath *root, struct nook_error **err)
 {
   struct prescan ps = { 0 };
   yajl_handle h = yajl_alloc(&prescan_callbacks, NULL, &ps);
@@ -650,11 +657,11 @@ static int prescan(const char *data, size_t len, struct nook_error **err)
   else
     offset = yajl_get_bytes_consumed(h);
   if (st == yajl_status_client_canceled)
-    r = spec_error(err, NULL, "%s", ps.fail);
+    r = spec_error(err, root, "%s", ps.fail);
   else if (st != yajl_status_ok)
     {
       unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
-      r = syntax_error((const char *)msg, data, offset > len ? len : offset, err);
+      r = syntax_error((const char *)msg, data, offset > len ? len : offset, root, err);
       yajl_free_error(h, msg);
     }
   yajl_free(h);
@@ -667,16 +674,18 @@ static void yajl_tree_freep(yajl_val *v)
     yajl_tree_free(*v);
 }
 
-int nook_spec_parse(const char *data, size_t len, struct nook_spec **ret, struct nook_error **err)
+/* Parses the document data (named by root->doc in messages) into obj with table t; on failure
+ * obj may be half filled (free_object() releases it). */
+static int parse_document(const char *data, size_t len, const struct jpath *root,
+                          const struct table *t, void *obj, struct nook_error **err)
 {
   _cleanup_(yajl_tree_freep) yajl_val tree = NULL;
-  _cleanup_spec_ struct nook_spec *spec = NULL;
   _cleanup_free_ char *text = NULL;
   char errbuf[256] = "";
 
   if (len > SPEC_MAX_SIZE)
-    return spec_error_errno(err, EFBIG, "larger than 16 MiB");
-  if (prescan(data, len, err) < 0)
+    return spec_error_errno(err, EFBIG, root, "larger than 16 MiB");
+  if (prescan(data, len, root, err) < 0)
     return -EINVAL;
   /* yajl_tree_parse() wants a NUL-terminated string; the prescan excluded NUL bytes. */
   text = xmalloc(len + 1);
@@ -685,12 +694,40 @@ int nook_spec_parse(const char *data, size_t len, struct nook_spec **ret, struct
   text[len] = '\0';
   tree = yajl_tree_parse(text, errbuf, sizeof(errbuf));
   if (tree == NULL)
-    return syntax_error(errbuf, text, len, err);
-  spec = xcalloc(1, sizeof(*spec));
-  if (parse_object(tree, NULL, &spec_tables_spec, spec, err) < 0)
+    return syntax_error(errbuf, text, len, root, err);
+  return parse_object(tree, root, t, obj, err) < 0 ? -EINVAL : 0;
+}
+
+int nook_spec_parse(const char *data, size_t len, struct nook_spec **ret, struct nook_error **err)
+{
+  _cleanup_spec_ struct nook_spec *spec = xcalloc(1, sizeof(*spec));
+  const struct jpath root = { .doc = "config.json" };
+
+  if (parse_document(data, len, &root, &spec_tables_spec, spec, err) < 0)
     return -EINVAL;
   *ret = TAKE_PTR(spec);
   return 0;
+}
+
+int nook_spec_parse_process(const char *data, size_t len, const char *doc,
+                            struct nook_process **ret, struct nook_error **err)
+{
+  _cleanup_(nook_process_freep) struct nook_process *p = xcalloc(1, sizeof(*p));
+  const struct jpath root = { .doc = doc };
+
+  if (parse_document(data, len, &root, &spec_tables_process, p, err) < 0
+      || nook_spec_validate_process(p, doc, err) < 0)
+    return -EINVAL;
+  *ret = TAKE_PTR(p);
+  return 0;
+}
+
+void nook_process_free(struct nook_process *p)
+{
+  if (p == NULL)
+    return;
+  free_object(&spec_tables_process, p);
+  free(p);
 }
 
 int nook_spec_load(const char *bundle, struct nook_spec **ret, char **ret_raw, size_t *ret_raw_len,
@@ -709,7 +746,7 @@ int nook_spec_load(const char *bundle, struct nook_spec **ret, char **ret_raw, s
     {
       /* The same message as nook_spec_parse() gives for the same text. */
       nook_error_freep(err);
-      return spec_error_errno(err, EFBIG, "larger than 16 MiB");
+      return spec_error_errno(err, EFBIG, NULL, "larger than 16 MiB");
     }
   if (r < 0)
     return r;
