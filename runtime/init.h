@@ -20,7 +20,9 @@
  *   -  init -> parent  ERROR        at any step: value is errno, text the message; then the
  *                                   init exits.  EOF on the socket after START means execve
  *                                   succeeded (the socket is close-on-exec).
- */
+ *
+ * exec (runtime/exec.c) speaks steps 0, 2, 5 and 4a of the same protocol with a first stage
+ * and the process it forks; see there. */
 #ifndef NOOK_INIT_H
 #define NOOK_INIT_H
 
