@@ -132,17 +132,12 @@ static int learn_init(struct spawn *s, pid_t pid, struct nook_error **err)
   return 0;
 }
 
-/* Gives the listener fd to the agent at linux.seccomp.listenerPath; nook keeps no copy. */
+/* sync step 4a: the listener fd goes to the agent at linux.seccomp.listenerPath. */
 static int pass_notify_fd(struct spawn *s, struct nook_error **err)
 {
-  _cleanup_close_ int fd = -1;
-  _cleanup_free_ char *state = NULL;
+  _cleanup_free_ char *state = nook_state_oci_json(&s->st, NOOK_STATUS_CREATING, false);
 
-  /* sync step 4a (the init may send ERROR instead) */
-  if (nook_sync_recv_fd(s->sync_fd, NOOK_SYNC_SECCOMP_FD, &fd, err) < 0)
-    return -1;
-  state = nook_state_oci_json(&s->st, NOOK_STATUS_CREATING, false);
-  return nook_seccomp_send_listener(s->spec, s->st.pid, fd, state, err);
+  return nook_sync_forward_listener(s->sync_fd, s->spec, s->st.pid, state, err);
 }
 
 /* The parent's half of sync steps 1-4. */
@@ -466,13 +461,8 @@ static int run_poststart(struct spawn *s)
 
 static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct nook_error **err)
 {
-  _cleanup_close_ int master = -1;
-  struct termios saved;
-  bool raw = false;
   int code;
 
-  if (s->relay_fd >= 0 && nook_terminal_relay_begin(s->relay_fd, &master, &saved, &raw, err) < 0)
-    return -1;
   /* Other verbs (kill, state, delete) act on the container while it runs. */
   flock(s->dirfd, LOCK_UN);
   if (start_init(s, err) < 0)
@@ -482,9 +472,9 @@ static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct no
       nook_error_freep(err);
     }
   run_poststart(s);
-  code = nook_lifecycle_foreground_wait(sigfd, master, s->st.pid, s->init_pidfd);
-  if (raw)
-    nook_terminal_restore(STDIN_FILENO, &saved);
+  /* The init sent the pty master before READY: it waits in relay_fd. */
+  if (nook_lifecycle_foreground(sigfd, s->relay_fd, s->st.pid, s->init_pidfd, &code, err) < 0)
+    return -1;
   *ret_status = code;
   if (!s->o->keep)
     {

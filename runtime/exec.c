@@ -71,6 +71,7 @@ static void exec_release(struct exec *x)
 {
   char **lists[N_CAP_SETS] = { x->caps.bounding, x->caps.effective, x->caps.inheritable,
                                x->caps.permitted, x->caps.ambient };
+  int *fds[] = { &x->dirfd, &x->init_pidfd, &x->sync_fd, &x->console_fd, &x->relay_fd, &x->pidfd };
 
   for (int i = 0; i < N_CAP_SETS; i++)
     free(lists[i]);
@@ -81,18 +82,9 @@ static void exec_release(struct exec *x)
   nook_state_free(x->st);
   nook_seccomp_filter_free(x->seccomp);
   nook_cgroup_free(x->cg);
-  if (x->dirfd >= 0)
-    close(x->dirfd);
-  if (x->init_pidfd >= 0)
-    close(x->init_pidfd);
-  if (x->sync_fd >= 0)
-    close(x->sync_fd);
-  if (x->console_fd >= 0)
-    close(x->console_fd);
-  if (x->relay_fd >= 0)
-    close(x->relay_fd);
-  if (x->pidfd >= 0)
-    close(x->pidfd);
+  for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+    if (*fds[i] >= 0)
+      close(*fds[i]);
 }
 
 /* ---- the process to run ------------------------------------------------------------------ */
@@ -455,13 +447,9 @@ static int spawn_stage(struct exec *x, struct nook_error **err)
 /* sync step 4a: the listener goes to linux.seccomp.listenerPath with the container's state. */
 static int pass_notify_fd(struct exec *x, struct nook_error **err)
 {
-  _cleanup_close_ int fd = -1;
-  _cleanup_free_ char *state = NULL;
+  _cleanup_free_ char *state = nook_state_oci_json(x->st, nook_state_status(x->dirfd, x->st), false);
 
-  if (nook_sync_recv_fd(x->sync_fd, NOOK_SYNC_SECCOMP_FD, &fd, err) < 0)
-    return -1;
-  state = nook_state_oci_json(x->st, nook_state_status(x->dirfd, x->st), false);
-  return nook_seccomp_send_listener(&x->xspec, x->pid, fd, state, err);
+  return nook_sync_forward_listener(x->sync_fd, &x->xspec, x->pid, state, err);
 }
 
 /* Lets the process go and waits until it executed.  When execve failed (exit 126 or 127) the
@@ -487,22 +475,6 @@ static int start_process(struct exec *x, int *ret_status, struct nook_error **er
   nook_error_freep(err);
   *ret_status = nook_lifecycle_status_code(ws);
   return 0;
-}
-
-static int run_foreground(struct exec *x, int sigfd, struct nook_error **err)
-{
-  _cleanup_close_ int master = -1;
-  struct termios saved;
-  bool raw = false;
-  int code;
-
-  if (x->relay_fd >= 0 && nook_terminal_relay_begin(x->relay_fd, &master, &saved, &raw, err) < 0)
-    return -1;
-  code = nook_lifecycle_foreground_wait(sigfd, master, x->pid, x->pidfd);
-  x->pid = 0; /* reaped */
-  if (raw)
-    nook_terminal_restore(STDIN_FILENO, &saved);
-  return code;
 }
 
 static int prepare(struct exec *x, struct nook_error **err)
@@ -536,9 +508,9 @@ static int do_exec(struct exec *x, int sigfd, int *ret_status, struct nook_error
       *ret_status = 0;
       return 0;
     }
-  status = run_foreground(x, sigfd, err);
-  if (status < 0)
+  if (nook_lifecycle_foreground(sigfd, x->relay_fd, x->pid, x->pidfd, &status, err) < 0)
     return -1;
+  x->pid = 0; /* reaped */
   *ret_status = status;
   return 0;
 }

@@ -118,6 +118,16 @@ int nook_sync_recv_fd(int fd, int type, int *ret_fd, struct nook_error **err)
   return 0;
 }
 
+int nook_sync_forward_listener(int fd, const struct nook_spec *spec, pid_t pid,
+                               const char *state_json, struct nook_error **err)
+{
+  _cleanup_close_ int notify_fd = -1;
+
+  if (nook_sync_recv_fd(fd, NOOK_SYNC_SECCOMP_FD, &notify_fd, err) < 0)
+    return -1;
+  return nook_seccomp_send_listener(spec, pid, notify_fd, state_json, err);
+}
+
 int nook_sync_wait_exec(int fd, struct nook_error **err)
 {
   struct nook_sync_msg m;

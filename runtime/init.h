@@ -69,6 +69,11 @@ int nook_sync_expect(int fd, int type, int *ret_value, struct nook_error **err);
 /* Receives a message of that type with one fd (SCM_RIGHTS); an ERROR message (without an fd)
  * becomes *err, EOF is EPIPE "the container's init exited during setup". */
 int nook_sync_recv_fd(int fd, int type, int *ret_fd, struct nook_error **err);
+/* sync step 4a, parent side: receives the seccomp listener fd (or the ERROR sent instead) and
+ * passes it to linux.seccomp.listenerPath with state_json (nook_seccomp_send_listener), keeping
+ * no copy. */
+int nook_sync_forward_listener(int fd, const struct nook_spec *spec, pid_t pid,
+                               const char *state_json, struct nook_error **err);
 /* After the last step: waits for EOF, which means execve succeeded (the other end is
  * close-on-exec), or an ERROR message, which becomes *err with the errno it carries. */
 int nook_sync_wait_exec(int fd, struct nook_error **err);

@@ -117,7 +117,7 @@ static bool pump(int from, int to)
   return nook_write_all(to, buf, (size_t)n) >= 0;
 }
 
-int nook_lifecycle_foreground_wait(int sigfd, int master, pid_t pid, int pidfd)
+static int foreground_loop(int sigfd, int master, pid_t pid, int pidfd)
 {
   struct pollfd pfd[3] = {
     { .fd = sigfd, .events = POLLIN },
@@ -156,6 +156,21 @@ int nook_lifecycle_foreground_wait(int sigfd, int master, pid_t pid, int pidfd)
   while (master >= 0 && pfd[2].fd >= 0 && poll(&pfd[2], 1, 0) > 0 && pump(master, STDOUT_FILENO))
     ;
   return code;
+}
+
+int nook_lifecycle_foreground(int sigfd, int relay_fd, pid_t pid, int pidfd, int *ret_code,
+                              struct nook_error **err)
+{
+  _cleanup_close_ int master = -1;
+  struct termios saved;
+  bool raw = false;
+
+  if (relay_fd >= 0 && nook_terminal_relay_begin(relay_fd, &master, &saved, &raw, err) < 0)
+    return -1;
+  *ret_code = foreground_loop(sigfd, master, pid, pidfd);
+  if (raw)
+    nook_terminal_restore(STDIN_FILENO, &saved);
+  return 0;
 }
 
 /* The config the container was created from, as stored in its state directory. */

@@ -34,9 +34,12 @@ pid_t nook_lifecycle_clone(int flags, int cgroup_fd);
 /* The exit code of a wait status: the exit status, or 128+N when killed by signal N. */
 int nook_lifecycle_status_code(int wstatus);
 
-/* The foreground loop of run and exec: forwards the signals read from sigfd to pidfd (all but
- * SIGCHLD, SIGURG, and SIGWINCH, which resizes the pty), reaps children, and when master >= 0
- * copies stdin to it and it to stdout, until pid exits.  Returns pid's exit code. */
-int nook_lifecycle_foreground_wait(int sigfd, int master, pid_t pid, int pidfd);
+/* The foreground of run and exec: with relay_fd >= 0, receives the pty master on it and puts a
+ * terminal stdin in raw mode (nook_terminal_relay_begin); then forwards the signals read from
+ * sigfd to pidfd (all but SIGCHLD, SIGURG, and SIGWINCH, which resizes the pty), reaps
+ * children and copies stdin to the master and the master to stdout, until pid exits; restores
+ * stdin.  *ret_code: pid's exit code.  Fails only when the master cannot be received. */
+int nook_lifecycle_foreground(int sigfd, int relay_fd, pid_t pid, int pidfd, int *ret_code,
+                              struct nook_error **err);
 
 #endif

@@ -10,50 +10,18 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
-builddir=${NOOK_BUILDDIR:-$srcdir}
-NOOK=${NOOK:-$builddir/nook-runc}
-RUNC=${RUNC:-runc}
-runs=30
-warmup=3
-doc=$srcdir/docs/benchmarks.md
-
-usage() {
-	sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--runs) runs=$2; shift 2 ;;
-	--warmup) warmup=$2; shift 2 ;;
-	--doc) doc=$2; shift 2 ;;
-	--no-doc) doc=; shift ;;
-	*) usage ;;
-	esac
-done
-
-[ "$(id -u)" = 0 ] || { echo "exec-true.sh: must run as root" >&2; exit 1; }
-for tool in hyperfine jq "$RUNC"; do
-	command -v "$tool" >/dev/null || { echo "exec-true.sh: \`$tool' is not installed" >&2; exit 1; }
-done
-
-# shellcheck source=../integration/helpers.bash
-. "$srcdir/tests/integration/helpers.bash" # nook_cgroup_bases, nook_kill_cgroup
-
-work=$(mktemp -d /tmp/nook-bench.XXXXXX)
-chmod 0755 "$work"
-tag=$(basename "$work")
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+bench_tools=("${RUNC:-runc}")
+bench_init exec-true.sh "$@"
 declare -A rt=([nook-runc]=$NOOK [runc]=$RUNC)
 
 cleanup() {
-	local r base
+	local r
 	for r in "${!rt[@]}"; do
 		"${rt[$r]}" --root "$work/roots/$r" delete --force bench >/dev/null 2>&1 || true
 	done
-	while read -r base; do
-		[ -d "$base/$tag" ] && { nook_kill_cgroup "$base/$tag" || echo "exec-true.sh: cannot remove $base/$tag" >&2; }
-	done < <(nook_cgroup_bases)
+	bench_remove_cgroups
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -74,28 +42,16 @@ for r in nook-runc runc; do
 done
 
 json=$work/hyperfine.json
-echo "exec-true.sh: hyperfine, $runs runs and $warmup warmups each" >&2
-hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-json "$json" "${args[@]}" \
-	>"$work/hyperfine.log" 2>&1 || {
-	tail -n 20 "$work/hyperfine.log" >&2
-	exit 1
-}
+bench_hyperfine "$json" "${args[@]}"
 
-runc_median=$(jq -r '.results[] | select(.command == "runc") | .median' "$json")
 table=$work/table.md
 {
 	echo "<!-- exec-true:begin (written by tests/bench/exec-true.sh; do not edit by hand) -->"
 	echo
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores;"
-	echo "hyperfine $(hyperfine --version | awk '{ print $2 }'), $runs runs after $warmup warmups, medians."
+	bench_measured
 	echo "Runtimes: $("$RUNC" --version 2>/dev/null | head -n1); nook $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
 	echo
-	echo "| what | median | mean ± σ | min | vs runc |"
-	echo "| --- | ---: | ---: | ---: | ---: |"
-	jq -r --arg runc "$runc_median" '.results[] |
-		def ms: (. * 1000 * 100 | round / 100 | tostring) + " ms";
-		"| \(.command) | \(.median | ms) | \(.mean | ms) ± \(.stddev // 0 | ms) | \(.min | ms) | " +
-		((.median / ($runc | tonumber) * 100 | round / 100 | tostring) + "×") + " |"' "$json"
+	bench_table "$json" runc
 	echo
 	echo "Exact commands (the container \`bench\` runs \`sleep 1000000\` from runc's default spec):"
 	echo
@@ -110,15 +66,4 @@ table=$work/table.md
 
 cat "$table"
 
-if [ -n "$doc" ]; then
-	if grep -q '^<!-- exec-true:begin' "$doc" && grep -q '^<!-- exec-true:end' "$doc"; then
-		awk -v t="$table" '
-			/^<!-- exec-true:begin/ { while ((getline l < t) > 0) print l; skip = 1; next }
-			/^<!-- exec-true:end/ { skip = 0; next }
-			!skip { print }' "$doc" >"$doc.new"
-	else
-		{ cat "$doc"; echo; cat "$table"; } >"$doc.new"
-	fi
-	mv "$doc.new" "$doc"
-	echo "exec-true.sh: wrote $doc" >&2
-fi
+bench_write_doc exec-true "$table"

@@ -38,11 +38,7 @@ exec_in() {
 
 @test "exec: the process joins a user namespace, its root mapped as the init's" {
 	require_runtime_ns user
-	update_config '.linux.namespaces += [{"type": "user"}]
-		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-		| .linux.gidMappings = [{"containerID": 0, "hostID": 200000, "size": 65536}]
-		| .mounts |= map(select(.destination != "/sys/fs/cgroup"))'
-	chmod 0755 "$BUNDLE"
+	use_userns
 	start_sleeper
 	run exec_in "$CID" sh -c 'readlink /proc/self/ns/user; id -u'
 	assert_status 0
@@ -279,14 +275,8 @@ absent"
 
 @test "exec: signals to a foreground exec are forwarded to the process" {
 	start_sleeper
-	runtime_direct exec "$CID" sh -c 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done' \
-		</dev/null >"$TEST_DIR/fwd.out" 2>&1 &
-	bg=$!
-	for _ in $(seq 100); do grep -q ready "$TEST_DIR/fwd.out" && break; sleep 0.05; done
-	rt=$(pgrep -P "$bg" | head -n1)
-	kill -TERM "${rt:-$bg}"
-	status=0
-	wait "$bg" || status=$?
+	term_foreground "$TEST_DIR/fwd.out" exec "$CID" \
+		sh -c 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'
 	[ "$status" -eq 42 ] && grep -q "got TERM" "$TEST_DIR/fwd.out" || {
 		echo "exec exited $status; output: $(cat "$TEST_DIR/fwd.out")" >&2
 		false
