@@ -29,6 +29,32 @@ struct oci_command
 
 int cmd_oci(int argc, char **argv);
 
+/* `nook VERB` (cli/nook.c): the command line for people.  Exit codes as podman's. */
+struct nook_globals
+{
+  const char *root;    /* container state, --root */
+  const char *storage; /* the image store, --storage */
+  bool debug;
+};
+
+struct nook_command
+{
+  const char *name;
+  int (*run)(const struct nook_globals *g, int argc, char **argv);
+  const char *summary;
+};
+
+#define NOOK_EXIT_ERROR 125
+#define NOOK_EXIT_CANNOT_EXEC 126
+#define NOOK_EXIT_NOT_FOUND 127
+
+int cmd_nook(int argc, char **argv);
+/* Print err once and return NOOK_EXIT_ERROR; a usage error for `nook VERB`. */
+int cli_nook_fail(struct nook_error *err);
+int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* `nook network create|ls|inspect|rm` (cli/cmd-network.c); networks live in --storage. */
+int cmd_network(const struct nook_globals *g, int argc, char **argv);
+
 int cmd_spec(const struct oci_globals *g, int argc, char **argv);
 int cmd_create(const struct oci_globals *g, int argc, char **argv);
 int cmd_start(const struct oci_globals *g, int argc, char **argv);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "common/util.h"
+#include "runtime/cloned-binary.h"
 #include "runtime/exec.h"
 #include "runtime/process.h"
 
@@ -192,7 +193,7 @@ int cmd_exec(const struct oci_globals *g, int argc, char **argv)
   o.env = env;
   o.caps = caps;
   o.additional_gids = gids;
-  if (nook_container_exec(&o, &status, &err) < 0)
+  if (nook_cloned_binary_ensure(&err) < 0 || nook_container_exec(&o, &status, &err) < 0)
     return cli_fail(err);
   return status;
 }

@@ -1,22 +1,11 @@
+/* The one binary: `nook oci` and nook-runc are the OCI runtime (cli/oci.c), `nook VERB` the
+ * command line for people (cli/nook.c). */
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "common/util.h"
-
-static void usage(FILE *f)
-{
-  fputs("usage: nook oci [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n"
-        "\n"
-        "nook runs Linux containers.  `nook oci` is the OCI runtime interface, flag-compatible\n"
-        "with runc; the same binary invoked as nook-runc behaves as `nook oci`.\n"
-        "\n"
-        "  nook oci --help       the OCI runtime commands\n"
-        "  nook --version        the version\n",
-        f);
-}
 
 int main(int argc, char **argv)
 {
@@ -26,15 +15,7 @@ int main(int argc, char **argv)
     return cmd_oci(argc, argv);
   if (argc >= 2 && streq(argv[1], "oci"))
     return cmd_oci(argc - 1, argv + 1);
-  if (argc >= 2 && (streq(argv[1], "--version") || streq(argv[1], "-v") || streq(argv[1], "version")))
+  if (argc >= 2 && (streq(argv[1], "--version") || streq(argv[1], "-v")))
     return cmd_oci(2, (char *[]){ argv[0], (char *)"--version", NULL });
-  if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")))
-    {
-      usage(stdout);
-      return 0;
-    }
-  if (argc >= 2)
-    fprintf(stderr, "nook: unknown command `%s`\n", argv[1]);
-  usage(stderr);
-  return 125;
+  return cmd_nook(argc, argv);
 }

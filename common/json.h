@@ -22,6 +22,13 @@ void nook_json_kv_bool(yajl_gen g, const char *key, bool value);
 /* Parses text with yajl's tree parser; the error names what (e.g. the file). */
 int nook_json_parse(const char *text, const char *what, yajl_val *ret, struct nook_error **err);
 
+/* Parses JSON from outside (config.json, image manifests): at most MAX_SIZE bytes (EFBIG),
+ * 64 levels of nesting, 1,000,000 values and no NUL in a string are checked by an event
+ * parser before yajl_tree builds anything.  Errors read "WHAT: invalid JSON: ... (line L,
+ * column C)", "WHAT: nesting deeper than 64 levels", EINVAL. */
+int nook_json_parse_untrusted(const char *data, size_t len, size_t max_size, const char *what,
+                              yajl_val *ret, struct nook_error **err);
+
 /* Member lookups on an object node: NULL / false when absent or of another type. */
 const char *nook_json_get_str(yajl_val obj, const char *key);
 bool nook_json_get_i64(yajl_val obj, const char *key, int64_t *ret);

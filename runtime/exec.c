@@ -345,6 +345,9 @@ static _noreturn_ void exec_stage(struct exec *x)
   if (x->cg && nook_cgroup_dirfd(x->cg) < 0
       && nook_sync_expect(x->sync_fd, NOOK_SYNC_CGROUP_DONE, NULL, &err) < 0)
     _exit(1);
+  /* No directory of the host goes along into the container (CVE-2024-21626). */
+  nook_cgroup_free(TAKE_PTR(x->cg));
+  close(TAKE_FD(x->dirfd));
   if (nook_ns_join_process(x->init_pidfd, x->st->pid, x->ns_flags, &err) < 0)
     {
       nook_error_prefix(&err, "container `%s`", x->o->id);

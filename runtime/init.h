@@ -94,6 +94,7 @@ struct nook_init_args
   bool cgroup_sync; /* wait for sync step 0 before anything else */
   int late_flags;   /* CLONE_NEW* to unshare after sync step 0 (the cgroup namespace) */
   const struct nook_seccomp_filter *seccomp; /* compiled by the parent; NULL when none */
+  const int *idmap_fds; /* per mount: the idmapped tree the parent prepared, or -1; or NULL */
 };
 
 /* Whether the init and parent do sync step 3. */
@@ -103,10 +104,11 @@ bool nook_init_needs_hooks_sync(const struct nook_spec *spec);
 _noreturn_ void nook_init_main(const struct nook_init_args *a);
 
 /* The part of the init after the rootfs that an exec'd process goes through too, in runc's
- * order: session keyring, oom score, scheduling, rlimits, initial cpu affinity, close-on-exec
- * beyond the preserved fds, chdir(process.cwd), LSM labels, then seccomp, the identity switch
- * and no_new_privs (seccomp last with no_new_privs, else before the switch).  Uses spec,
- * spec->process, id, no_new_keyring, preserve_fds, seccomp and sync_fd (sync step 4a). */
+ * order: session keyring, oom score, scheduling, rlimits, initial cpu affinity, closes every fd
+ * beyond the preserved ones (but sync_fd, fifo_fd and the log), chdir(process.cwd) checked to be
+ * below the root, LSM labels, then seccomp, the identity switch and no_new_privs (seccomp last
+ * with no_new_privs, else before the switch).  Uses spec, spec->process, id, no_new_keyring,
+ * preserve_fds, fifo_fd, seccomp and sync_fd (sync step 4a). */
 int nook_init_finish_process(const struct nook_init_args *a, struct nook_error **err);
 
 /* The final cpu affinity and execve of spec->process; on failure reports to sync_fd and exits

@@ -16,16 +16,14 @@
 #include <limits.h>
 #include <stddef.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/json.h"
 #include "common/util.h"
 #include "runtime/spec.h"
 #include "runtime/spec-internal.h"
 
 #define SPEC_MAX_SIZE ((size_t)16 * 1024 * 1024)
-#define SPEC_MAX_DEPTH 64
-#define SPEC_MAX_VALUES 1000000
 #define USER_TEXT_MAX 64
 
 /* ---- JSON paths and errors ------------------------------------------------------------- */
@@ -111,17 +109,16 @@ int spec_error(struct nook_error **err, const struct jpath *p, const char *fmt, 
   return r;
 }
 
-/* The same, with another errnum, at p. */
-static int spec_error_errno(struct nook_error **err, int errnum, const struct jpath *p,
-                            const char *fmt, ...) _printf_(4, 5);
-static int spec_error_errno(struct nook_error **err, int errnum, const struct jpath *p,
-                            const char *fmt, ...)
+/* The same, with another errnum and no path. */
+static int spec_error_errno(struct nook_error **err, int errnum, const char *fmt, ...)
+    _printf_(3, 4);
+static int spec_error_errno(struct nook_error **err, int errnum, const char *fmt, ...)
 {
   va_list ap;
   int r;
 
   va_start(ap, fmt);
-  r = spec_errorv(err, errnum, p, fmt, ap);
+  r = spec_errorv(err, errnum, NULL, fmt, ap);
   va_end(ap);
   return r;
 }
@@ -540,134 +537,6 @@ void nook_spec_free(struct nook_spec *spec)
 
 /* ---- parse and load -------------------------------------------------------------------- */
 
-/* A first pass with yajl's event parser: strict JSON (no comments), at most SPEC_MAX_DEPTH
- * levels and SPEC_MAX_VALUES values, no NUL inside strings or keys.  Nothing is built, so
- * nothing recurses. */
-struct prescan
-{
-  unsigned depth;
-  size_t values;
-  const char *fail;
-};
-
-static int ps_count(struct prescan *ps)
-{
-  if (++ps->values > SPEC_MAX_VALUES)
-    {
-      ps->fail = "more than 1000000 JSON values";
-      return 0;
-    }
-  return 1;
-}
-static int ps_null(void *ctx)
-{
-  return ps_count(ctx);
-}
-static int ps_bool(void *ctx, int b)
-{
-  return ps_count(ctx);
-}
-static int ps_number(void *ctx, const char *s, size_t len)
-{
-  return ps_count(ctx);
-}
-static int ps_key(void *ctx, const unsigned char *s, size_t len)
-{
-  struct prescan *ps = ctx;
-  if (memchr(s, '\0', len))
-    {
-      ps->fail = "string contains a NUL character";
-      return 0;
-    }
-  return 1;
-}
-static int ps_string(void *ctx, const unsigned char *s, size_t len)
-{
-  return ps_key(ctx, s, len) && ps_count(ctx);
-}
-static int ps_open(void *ctx)
-{
-  struct prescan *ps = ctx;
-  if (++ps->depth > SPEC_MAX_DEPTH)
-    {
-      ps->fail = "nesting deeper than 64 levels";
-      return 0;
-    }
-  return ps_count(ps);
-}
-static int ps_close(void *ctx)
-{
-  ((struct prescan *)ctx)->depth--;
-  return 1;
-}
-
-static const yajl_callbacks prescan_callbacks = {
-  .yajl_null = ps_null,
-  .yajl_boolean = ps_bool,
-  .yajl_number = ps_number,
-  .yajl_string = ps_string,
-  .yajl_start_map = ps_open,
-  .yajl_map_key = ps_key,
-  .yajl_end_map = ps_close,
-  .yajl_start_array = ps_open,
-  .yajl_end_array = ps_close,
-};
-
-/* yajl's message on one line, without the trailing period, and where it happened: yajl
- * stops just after the offending byte. */
-static int syntax_error(const char *msg, const char *data, size_t offset, const struct jpath *root,
-                        struct nook_error **err)
-{
-  _cleanup_free_ char *m = xstrdup(msg ? msg : "syntax error");
-  size_t line = 1, col = 1, n;
-
-  if (offset > 0)
-    offset--;
-  for (char *c = m; *c; c++)
-    if (*c == '\n' || *c == '\r' || *c == '\t')
-      *c = ' ';
-  n = strlen(m);
-  while (n > 0 && (m[n - 1] == ' ' || m[n - 1] == '.'))
-    m[--n] = '\0';
-  for (size_t i = 0; i < offset; i++)
-    {
-      col++;
-      if (data[i] == '\n')
-        {
-          line++;
-          col = 1;
-        }
-    }
-  return spec_error(err, root, "invalid JSON: %s (line %zu, column %zu)", m, line, col);
-}
-
-static int prescan(const char *data, size_t len, const struct jpath *root, struct nook_error **err)
-{
-  struct prescan ps = { 0 };
-  yajl_handle h = yajl_alloc(&prescan_callbacks, NULL, &ps);
-  yajl_status st;
-  size_t offset = len;
-  int r = 0;
-
-  if (h == NULL)
-    return nook_error_set(err, ENOMEM, "config.json: allocate a JSON parser");
-  st = yajl_parse(h, (const unsigned char *)data, len);
-  if (st == yajl_status_ok)
-    st = yajl_complete_parse(h);
-  else
-    offset = yajl_get_bytes_consumed(h);
-  if (st == yajl_status_client_canceled)
-    r = spec_error(err, root, "%s", ps.fail);
-  else if (st != yajl_status_ok)
-    {
-      unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
-      r = syntax_error((const char *)msg, data, offset > len ? len : offset, root, err);
-      yajl_free_error(h, msg);
-    }
-  yajl_free(h);
-  return r;
-}
-
 static void yajl_tree_freep(yajl_val *v)
 {
   if (*v)
@@ -680,21 +549,10 @@ static int parse_document(const char *data, size_t len, const struct jpath *root
                           const struct table *t, void *obj, struct nook_error **err)
 {
   _cleanup_(yajl_tree_freep) yajl_val tree = NULL;
-  _cleanup_free_ char *text = NULL;
-  char errbuf[256] = "";
+  int r = nook_json_parse_untrusted(data, len, SPEC_MAX_SIZE, root->doc, &tree, err);
 
-  if (len > SPEC_MAX_SIZE)
-    return spec_error_errno(err, EFBIG, root, "larger than 16 MiB");
-  if (prescan(data, len, root, err) < 0)
-    return -EINVAL;
-  /* yajl_tree_parse() wants a NUL-terminated string; the prescan excluded NUL bytes. */
-  text = xmalloc(len + 1);
-  if (len)
-    memcpy(text, data, len);
-  text[len] = '\0';
-  tree = yajl_tree_parse(text, errbuf, sizeof(errbuf));
-  if (tree == NULL)
-    return syntax_error(errbuf, text, len, root, err);
+  if (r < 0)
+    return r;
   return parse_object(tree, root, t, obj, err) < 0 ? -EINVAL : 0;
 }
 
@@ -746,7 +604,7 @@ int nook_spec_load(const char *bundle, struct nook_spec **ret, char **ret_raw, s
     {
       /* The same message as nook_spec_parse() gives for the same text. */
       nook_error_freep(err);
-      return spec_error_errno(err, EFBIG, NULL, "larger than 16 MiB");
+      return spec_error_errno(err, EFBIG, "larger than 16 MiB");
     }
   if (r < 0)
     return r;

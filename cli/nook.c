@@ -1,0 +1,137 @@
+/* `nook VERB`: the command line for people (and scripts), next to `nook oci`.
+ *
+ * Global options come before the verb.  Exit codes follow podman's: 0 success, 125 an error
+ * of nook's own, 126 the command cannot be executed, 127 it was not found, else the
+ * container's. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "images/image.h"
+
+static int cmd_version(const struct nook_globals *g, int argc, char **argv)
+{
+  printf("nook version %s\n", PACKAGE_VERSION);
+  return 0;
+}
+
+static const struct nook_command commands[] = {
+  { "network", cmd_network, "bridge networks: create, ls, inspect, rm" },
+  { "version", cmd_version, "print the version" },
+};
+
+int cli_nook_fail(struct nook_error *err)
+{
+  nook_error_log("%s", err && err->msg ? err->msg : "unknown error");
+  nook_error_free(err);
+  return NOOK_EXIT_ERROR;
+}
+
+int cli_nook_usage(const char *verb, const char *fmt, ...)
+{
+  _cleanup_free_ char *msg = NULL;
+  va_list ap;
+
+  va_start(ap, fmt);
+  if (vasprintf(&msg, fmt, ap) < 0)
+    msg = NULL;
+  va_end(ap);
+  nook_error_log("%s: %s (see `nook %s --help`)", verb, msg ? msg : "usage error", verb);
+  return NOOK_EXIT_ERROR;
+}
+
+static void usage(FILE *f)
+{
+  fputs("usage: nook [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+        "nook runs Linux containers from OCI images.\n\nCommands:\n",
+        f);
+  for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fputs("  oci      the OCI runtime interface, compatible with runc (`nook oci --help`)\n"
+        "\nGlobal options:\n"
+        "  --root DIR       container state (default /run/nook; rootless $XDG_RUNTIME_DIR/nook)\n"
+        "  --storage DIR    images and container filesystems (default /var/lib/nook;\n"
+        "                   rootless $XDG_DATA_HOME/nook)\n"
+        "  --debug          debug messages\n"
+        "  --help, --version\n",
+        f);
+}
+
+/* Rootless defaults, as podman: state under $XDG_RUNTIME_DIR, data under $XDG_DATA_HOME. */
+static void default_paths(struct nook_globals *g)
+{
+  static char root[4096], storage[4096];
+  const char *xdg;
+
+  g->root = "/run/nook";
+  g->storage = IMAGE_STORE_DEFAULT;
+  if (geteuid() == 0)
+    return;
+  if ((xdg = getenv("XDG_RUNTIME_DIR")) && *xdg)
+    {
+      snprintf(root, sizeof root, "%s/nook", xdg);
+      g->root = root;
+    }
+  if ((xdg = getenv("XDG_DATA_HOME")) && *xdg)
+    snprintf(storage, sizeof storage, "%s/nook", xdg);
+  else if ((xdg = getenv("HOME")) && *xdg)
+    snprintf(storage, sizeof storage, "%s/.local/share/nook", xdg);
+  if (storage[0])
+    g->storage = storage;
+}
+
+int cmd_nook(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "root", required_argument, NULL, 'r' },
+    { "storage", required_argument, NULL, 's' },
+    { "debug", no_argument, NULL, 'd' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct nook_globals g = { 0 };
+  int c;
+
+  default_paths(&g);
+  optind = 0;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'r': g.root = optarg; break;
+      case 's': g.storage = optarg; break;
+      case 'd': g.debug = true; break;
+      case 'h': usage(stdout); return 0;
+      case ':':
+        nook_error_log("option `%s` needs a value (see `nook --help`)", argv[optind - 1]);
+        return NOOK_EXIT_ERROR;
+      default:
+        nook_error_log("unknown option `%s` (see `nook --help`)", argv[optind - 1]);
+        return NOOK_EXIT_ERROR;
+      }
+  if (nook_log_init(NULL, false, g.debug ? NOOK_LOG_DEBUG : NOOK_LOG_WARNING) < 0)
+    return NOOK_EXIT_ERROR;
+  if (optind >= argc)
+    {
+      usage(stderr);
+      return NOOK_EXIT_ERROR;
+    }
+  for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+    if (streq(argv[optind], commands[i].name))
+      {
+        int sub_argc = argc - optind;
+        char **sub_argv = argv + optind;
+        optind = 0;
+        return commands[i].run(&g, sub_argc, sub_argv);
+      }
+  nook_error_log("unknown command `%s` (see `nook --help`)", argv[optind]);
+  return NOOK_EXIT_ERROR;
+}
