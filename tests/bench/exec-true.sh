@@ -10,10 +10,18 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
+builddir=${NOOK_BUILDDIR:-$srcdir}
+NOOK=${NOOK:-$builddir/nook-runc}
+RUNC=${RUNC:-runc}
+runs=30
+warmup=3
+doc=$srcdir/docs/benchmarks.md
+
 # shellcheck source=bench-lib.sh
 . "$here/bench-lib.sh"
-bench_tools=("${RUNC:-runc}")
-bench_init exec-true.sh "$@"
+bench_args "$@"
+bench_setup "$RUNC"
 declare -A rt=([nook-runc]=$NOOK [runc]=$RUNC)
 
 cleanup() {

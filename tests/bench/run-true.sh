@@ -15,10 +15,20 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
+builddir=${NOOK_BUILDDIR:-$srcdir}
+NOOK=${NOOK:-$builddir/nook-runc}
+RUNC=${RUNC:-runc}
+CRUN=${CRUN:-crun}
+runs=30
+warmup=3
+doc=$srcdir/docs/benchmarks.md
+
 # shellcheck source=bench-lib.sh
 . "$here/bench-lib.sh"
-bench_tools=(unshare)
-bench_init run-true.sh "$@"
+bench_args "$@"
+
+bench_setup unshare
 bundle=$work/bundle
 roots=$work/roots
 
