@@ -395,15 +395,17 @@ int nook_container_kill(const char *root, const char *id, int sig, bool all, str
 
   if (ctr_open(root, id, true, &c, err) < 0)
     goto out;
+  /* "container not running" is runc's text: containerd's shim matches it to know that a kill
+   * raced with the container's exit (else `ctr tasks rm -f` fails). */
   if (c.status == NOOK_STATUS_STOPPED || c.status == NOOK_STATUS_CREATING)
     {
-      nook_error_setx(err, EINVAL, "container `%s` is not running: %s", id,
-                     nook_status_to_string(c.status));
+      nook_error_setx(err, EINVAL, "kill `%s`: container not running (%s)", id,
+                      nook_status_to_string(c.status));
       goto out;
     }
   r = nook_state_pidfd(c.st, &pidfd, err);
   if (r == -ESRCH)
-    nook_error_setx(err, ESRCH, "container `%s` is not running", id);
+    nook_error_setx(err, ESRCH, "kill `%s`: container not running (stopped)", id);
   if (r < 0)
     goto out;
   if (all)
