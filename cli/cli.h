@@ -79,6 +79,7 @@ int cmd_pause(const struct oci_globals *g, int argc, char **argv);
 int cmd_resume(const struct oci_globals *g, int argc, char **argv);
 int cmd_ps(const struct oci_globals *g, int argc, char **argv);
 int cmd_update(const struct oci_globals *g, int argc, char **argv);
+int cmd_exec(const struct oci_globals *g, int argc, char **argv);
 int cmd_events(const struct oci_globals *g, int argc, char **argv);
 int cmd_features(const struct oci_globals *g, int argc, char **argv);
 

@@ -16,6 +16,7 @@ static const struct oci_command commands[] = {
   { "create", cmd_create, "create a container" },
   { "delete", cmd_delete, "delete a container and its state" },
   { "events", cmd_events, "print a container's resource statistics and OOM events as JSON" },
+  { "exec", cmd_exec, "run a new process in a created or running container" },
   { "features", cmd_features, "print what this runtime supports (runtime-spec features JSON)" },
   { "kill", cmd_kill, "send a signal to a container's init (or all its processes)" },
   { "list", cmd_list, "list the containers" },

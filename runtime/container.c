@@ -31,10 +31,6 @@
 #include "runtime/seccomp.h"
 #include "runtime/terminal.h"
 
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
 /* Everything a create or run holds until the init is ready. */
 struct spawn
 {
@@ -117,22 +113,6 @@ static int load_bundle(struct spawn *s, struct nook_error **err)
   return 0;
 }
 
-/* Writes the pid file through a temporary file in its directory, as runc does. */
-static int write_pid_file(const char *path, pid_t pid, struct nook_error **err)
-{
-  _cleanup_free_ char *dir_copy = xstrdup(path);
-  _cleanup_free_ char *base_copy = xstrdup(path);
-  _cleanup_close_ int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  char buf[32];
-  int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-
-  if (dfd < 0)
-    return nook_error_set(err, errno, "--pid-file: open the directory of `%s`", path);
-  if (nook_write_file_atomic_at(dfd, basename(base_copy), buf, (size_t)n, 0644, err) < 0)
-    return nook_error_prefix(err, "--pid-file");
-  return 0;
-}
-
 static int run_runtime_hooks(struct spawn *s, struct nook_error **err)
 {
   const struct nook_hooks *h = &s->spec->hooks;
@@ -155,40 +135,12 @@ static int learn_init(struct spawn *s, pid_t pid, struct nook_error **err)
   return 0;
 }
 
-/* sync step 4a: the init's seccomp listener fd.  The init may send ERROR instead (without an
- * fd); its text is then the error. */
-static int receive_notify_fd(struct spawn *s, int *ret_fd, struct nook_error **err)
-{
-  char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX + 1] = { 0 };
-  _cleanup_error_ struct nook_error *local = NULL;
-  _cleanup_close_ int fd = -1;
-  struct nook_sync_msg m;
-  int r = nook_unix_recv_fd(s->sync_fd, &fd, buf, sizeof(buf) - 1, &local);
-
-  memcpy(&m, buf, sizeof(m));
-  if (r < 0 && m.type == NOOK_SYNC_ERROR)
-    return nook_error_setx(err, m.value > 0 ? m.value : 0, "%s", buf + sizeof(m));
-  if (r < 0 && local->errnum == ECONNRESET)
-    return nook_error_setx(err, EPIPE, "the container's init exited during setup");
-  if (r < 0)
-    return nook_error_setx(err, local->errnum, "sync: %s", local->msg);
-  if (m.type != NOOK_SYNC_SECCOMP_FD)
-    return nook_error_setx(err, EPROTO, "sync: expected message %d, got %d", NOOK_SYNC_SECCOMP_FD,
-                           m.type);
-  *ret_fd = TAKE_FD(fd);
-  return 0;
-}
-
-/* Gives the listener fd to the agent at linux.seccomp.listenerPath; nook keeps no copy. */
+/* sync step 4a: the listener fd goes to the agent at linux.seccomp.listenerPath. */
 static int pass_notify_fd(struct spawn *s, struct nook_error **err)
 {
-  _cleanup_close_ int fd = -1;
-  _cleanup_free_ char *state = NULL;
+  _cleanup_free_ char *state = nook_state_oci_json(&s->st, NOOK_STATUS_CREATING, false);
 
-  if (receive_notify_fd(s, &fd, err) < 0)
-    return -1;
-  state = nook_state_oci_json(&s->st, NOOK_STATUS_CREATING, false);
-  return nook_seccomp_send_listener(s->spec, s->st.pid, fd, state, err);
+  return nook_sync_forward_listener(s->sync_fd, s->spec, s->st.pid, state, err);
 }
 
 /* The parent's half of sync steps 1-4. */
@@ -232,30 +184,6 @@ static int sync_with_init(struct spawn *s, struct nook_error **err)
   return nook_sync_expect(s->sync_fd, NOOK_SYNC_READY, NULL, err);
 }
 
-/* clone3 places the child straight into its v2 cgroup (CLONE_INTO_CGROUP); elsewhere, or on
- * kernels without clone3, a plain clone and nook_cgroup_enter() with sync step 0. */
-static pid_t clone_child(int flags, int cgroup_fd)
-{
-#ifdef SYS_clone3
-  if (cgroup_fd >= 0)
-    {
-      struct
-      {
-        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
-            set_tid, set_tid_size, cgroup;
-      } args = {
-        .flags = (uint64_t)(unsigned)flags | CLONE_INTO_CGROUP,
-        .exit_signal = SIGCHLD,
-        .cgroup = (uint64_t)cgroup_fd,
-      };
-      pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-      if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
-        return pid;
-    }
-#endif
-  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
-}
-
 static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_error **err)
 {
   int cgroup_fd = s->cg ? nook_cgroup_dirfd(s->cg) : -1;
@@ -273,7 +201,7 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
     }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
     return nook_error_set(err, errno, "socketpair");
-  pid = clone_child(flags, cgroup_fd);
+  pid = nook_lifecycle_clone(flags, cgroup_fd);
   if (pid < 0)
     {
       int e = errno;
@@ -451,6 +379,7 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
   s->st.rootfs = s->rootfs;
   s->st.created = nook_time_rfc3339();
   s->st.owner = (char *)"";
+  s->st.no_new_keyring = s->o->no_new_keyring;
   s->st.annotations = s->spec->annotations;
   s->st.n_annotations = s->spec->n_annotations;
 
@@ -488,7 +417,7 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
   s->st.created_done = true;
   if (nook_state_write(s->dirfd, &s->st, err) < 0)
     goto fail;
-  if (s->o->pid_file && write_pid_file(s->o->pid_file, s->st.pid, err) < 0)
+  if (s->o->pid_file && nook_lifecycle_write_pid_file(s->o->pid_file, s->st.pid, err) < 0)
     goto fail;
   return 0;
 
@@ -518,20 +447,9 @@ int nook_container_create(const struct nook_create_opts *o, struct nook_error **
 /* sync step 5: lets the init exec and waits for the close-on-exec socket to close. */
 static int start_init(struct spawn *s, struct nook_error **err)
 {
-  struct nook_sync_msg m;
-  char text[NOOK_SYNC_TEXT_MAX];
-  struct nook_error *local = NULL;
-  int r;
-
   if (nook_sync_send(s->sync_fd, NOOK_SYNC_START, 0, NULL, err) < 0)
     return -1;
-  r = nook_sync_recv(s->sync_fd, &m, text, sizeof(text), &local);
-  nook_error_free(local);
-  if (r == -EPIPE)
-    return 0;
-  if (r == 0 && m.type == NOOK_SYNC_ERROR)
-    return nook_error_set(err, 0, "%s", text);
-  return nook_error_setx(err, EPROTO, "sync: unexpected message after start");
+  return nook_sync_wait_exec(s->sync_fd, err);
 }
 
 static int run_poststart(struct spawn *s)
@@ -550,87 +468,10 @@ static int run_poststart(struct spawn *s)
   return 0;
 }
 
-static int status_code(int wstatus)
-{
-  if (WIFEXITED(wstatus))
-    return WEXITSTATUS(wstatus);
-  if (WIFSIGNALED(wstatus))
-    return 128 + WTERMSIG(wstatus);
-  return 255;
-}
-
-/* Copies what is readable on from to to; returns false at EOF or error. */
-static bool pump(int from, int to)
-{
-  char buf[8192];
-  ssize_t n = read(from, buf, sizeof(buf));
-
-  if (n < 0 && (errno == EINTR || errno == EAGAIN))
-    return true;
-  if (n <= 0)
-    return false;
-  return nook_write_all(to, buf, (size_t)n) >= 0;
-}
-
-/* The foreground loop: signals are forwarded, children reaped, the terminal relayed, until
- * the init exits.  Returns its exit code. */
-static int foreground_wait(struct spawn *s, int sigfd, int master)
-{
-  struct pollfd pfd[3] = {
-    { .fd = sigfd, .events = POLLIN },
-    { .fd = master >= 0 ? STDIN_FILENO : -1, .events = POLLIN },
-    { .fd = master, .events = POLLIN },
-  };
-  int code = -1;
-
-  while (code < 0)
-    {
-      struct signalfd_siginfo si;
-      if (poll(pfd, 3, -1) < 0)
-        continue;
-      if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
-        if (!pump(master, STDOUT_FILENO))
-          pfd[2].fd = -1;
-      if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-        if (!pump(STDIN_FILENO, master))
-          pfd[1].fd = -1;
-      if (!(pfd[0].revents & POLLIN) || read(sigfd, &si, sizeof(si)) != sizeof(si))
-        continue;
-      if (si.ssi_signo == SIGCHLD)
-        {
-          int ws;
-          pid_t p;
-          while ((p = waitpid(-1, &ws, WNOHANG)) > 0)
-            if (p == s->st.pid)
-              code = status_code(ws);
-        }
-      else if (si.ssi_signo == SIGWINCH && master >= 0)
-        nook_terminal_copy_size(STDIN_FILENO, master);
-      else if (si.ssi_signo != SIGURG)
-        syscall(SYS_pidfd_send_signal, s->init_pidfd, si.ssi_signo, NULL, 0);
-    }
-  /* What the container wrote just before it exited is still in the pty. */
-  while (master >= 0 && pfd[2].fd >= 0 && poll(&pfd[2], 1, 0) > 0 && pump(master, STDOUT_FILENO))
-    ;
-  return code;
-}
-
 static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct nook_error **err)
 {
-  _cleanup_close_ int master = -1;
-  struct termios saved;
-  bool raw = false;
   int code;
 
-  if (s->relay_fd >= 0)
-    {
-      char name[64] = "";
-      if (nook_unix_recv_fd(s->relay_fd, &master, name, sizeof(name) - 1, err) < 0)
-        return nook_error_prefix(err, "receive the container's pty");
-      nook_terminal_copy_size(STDIN_FILENO, master);
-      if (isatty(STDIN_FILENO))
-        raw = nook_terminal_make_raw(STDIN_FILENO, &saved, NULL) == 0;
-    }
   /* Other verbs (kill, state, delete) act on the container while it runs. */
   flock(s->dirfd, LOCK_UN);
   if (start_init(s, err) < 0)
@@ -640,9 +481,9 @@ static int run_foreground(struct spawn *s, int sigfd, int *ret_status, struct no
       nook_error_freep(err);
     }
   run_poststart(s);
-  code = foreground_wait(s, sigfd, master);
-  if (raw)
-    nook_terminal_restore(STDIN_FILENO, &saved);
+  /* The init sent the pty master before READY: it waits in relay_fd. */
+  if (nook_lifecycle_foreground(sigfd, s->relay_fd, s->st.pid, s->init_pidfd, &code, err) < 0)
+    return -1;
   *ret_status = code;
   if (!s->o->keep)
     {

@@ -28,8 +28,6 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 int nook_sync_send(int fd, int type, int value, const char *text, struct nook_error **err)
 {
   char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX];
@@ -100,6 +98,51 @@ int nook_sync_expect(int fd, int type, int *ret_value, struct nook_error **err)
   return 0;
 }
 
+int nook_sync_recv_fd(int fd, int type, int *ret_fd, struct nook_error **err)
+{
+  char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX + 1] = { 0 };
+  _cleanup_error_ struct nook_error *local = NULL;
+  _cleanup_close_ int received = -1;
+  struct nook_sync_msg m;
+  int r = nook_unix_recv_fd(fd, &received, buf, sizeof(buf) - 1, &local);
+
+  memcpy(&m, buf, sizeof(m));
+  if (r < 0 && m.type == NOOK_SYNC_ERROR)
+    return nook_error_setx(err, m.value > 0 ? m.value : 0, "%s", buf + sizeof(m));
+  if (r < 0 && local->errnum == ECONNRESET)
+    return nook_error_setx(err, EPIPE, "the container's init exited during setup");
+  if (r < 0)
+    return nook_error_setx(err, local->errnum, "sync: %s", local->msg);
+  if (m.type != type)
+    return nook_error_setx(err, EPROTO, "sync: expected message %d, got %d", type, m.type);
+  *ret_fd = TAKE_FD(received);
+  return 0;
+}
+
+int nook_sync_forward_listener(int fd, const struct nook_spec *spec, pid_t pid,
+                               const char *state_json, struct nook_error **err)
+{
+  _cleanup_close_ int notify_fd = -1;
+
+  if (nook_sync_recv_fd(fd, NOOK_SYNC_SECCOMP_FD, &notify_fd, err) < 0)
+    return -1;
+  return nook_seccomp_send_listener(spec, pid, notify_fd, state_json, err);
+}
+
+int nook_sync_wait_exec(int fd, struct nook_error **err)
+{
+  struct nook_sync_msg m;
+  char text[NOOK_SYNC_TEXT_MAX];
+  _cleanup_error_ struct nook_error *local = NULL;
+  int r = nook_sync_recv(fd, &m, text, sizeof(text), &local);
+
+  if (r == -EPIPE)
+    return 0;
+  if (r == 0 && m.type == NOOK_SYNC_ERROR)
+    return nook_error_setx(err, m.value > 0 ? m.value : 0, "%s", text);
+  return nook_error_setx(err, EPROTO, "sync: unexpected message before execve");
+}
+
 bool nook_init_needs_hooks_sync(const struct nook_spec *spec)
 {
   const struct nook_hooks *h = &spec->hooks;
@@ -109,9 +152,14 @@ bool nook_init_needs_hooks_sync(const struct nook_spec *spec)
 /* Reports err to the parent (when it still listens) and to stderr, then exits. */
 static _noreturn_ void init_fail(const struct nook_init_args *a, struct nook_error *err, int status)
 {
+  nook_init_fail(a->sync_fd, err, status);
+}
+
+void nook_init_fail(int sync_fd, struct nook_error *err, int status)
+{
   const char *msg = err && err->msg ? err->msg : "container init failed";
 
-  if (a->sync_fd < 0 || nook_sync_send(a->sync_fd, NOOK_SYNC_ERROR, err ? err->errnum : 0, msg, NULL) < 0)
+  if (sync_fd < 0 || nook_sync_send(sync_fd, NOOK_SYNC_ERROR, err ? err->errnum : 0, msg, NULL) < 0)
     {
       char line[NOOK_SYNC_TEXT_MAX + 16];
       int n = snprintf(line, sizeof(line), "nook: %s\n", msg);
@@ -234,53 +282,17 @@ static int setup_terminal(const struct nook_init_args *a, struct nook_error **er
 {
   const struct nook_process *p = a->spec->process;
   _cleanup_free_ char *slave = NULL;
-  _cleanup_close_ int master = -1;
 
   if (!p->terminal)
     return 0;
   if (a->console_fd < 0)
     return nook_error_setx(err, EINVAL, "process.terminal is true but there is no console "
                                        "socket (use --console-socket)");
-  if (nook_terminal_open(&master, &slave, err) < 0)
+  if (nook_terminal_open_send(a->console_fd, &slave, err) < 0)
     return -1;
-  if (nook_unix_send_fd(a->console_fd, master, slave, strlen(slave), err) < 0)
-    return nook_error_prefix(err, "send the pty master to the console socket");
   if (nook_rootfs_mount_console(slave, err) < 0)
     return -1;
   return nook_terminal_become_controlling(slave, p->console_size.height, p->console_size.width, err);
-}
-
-/* Resolves process.args[0] with the container's PATH, as execvp would but with the
- * process's own environment.  Returns the errno of the best failure. */
-static int find_executable(const struct nook_process *p, char **ret)
-{
-  const char *path = DEFAULT_PATH;
-  const char *name = p->args[0];
-  int best = ENOENT;
-
-  if (strchr(name, '/'))
-    {
-      *ret = xstrdup(name);
-      return 0;
-    }
-  for (size_t i = 0; p->env && p->env[i]; i++)
-    if (nook_has_prefix(p->env[i], "PATH="))
-      path = p->env[i] + 5;
-  for (const char *s = path; s; s = strchr(s, ':') ? strchr(s, ':') + 1 : NULL)
-    {
-      size_t len = strchrnul(s, ':') - s;
-      _cleanup_free_ char *cand = xasprintf("%.*s/%s", (int)len, len ? s : ".", name);
-      struct stat st;
-      if (stat(cand, &st) < 0)
-        continue;
-      if (S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-        {
-          *ret = TAKE_PTR(cand);
-          return 0;
-        }
-      best = EACCES;
-    }
-  return -best;
 }
 
 static int change_dir(const char *cwd, bool *retry, struct nook_error **err)
@@ -346,8 +358,6 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
 {
   const struct nook_spec *spec = a->spec;
   const struct nook_process *p = spec->process;
-  const int keep[] = { a->sync_fd, a->fifo_fd, nook_log_fd() };
-  bool retry_cwd = false;
 
   if (nook_rootfs_pivot(rctx, err) < 0)
     return -1;
@@ -355,7 +365,19 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
   nook_rootfs_mkdir_cwd(p->cwd);
   if (setup_terminal(a, err) < 0 || apply_sysctl(spec->linux, err) < 0)
     return -1;
-  if (nook_rootfs_finalize(rctx, err) < 0 || join_keyring(a, err) < 0)
+  if (nook_rootfs_finalize(rctx, err) < 0)
+    return -1;
+  return nook_init_finish_process(a, err);
+}
+
+int nook_init_finish_process(const struct nook_init_args *a, struct nook_error **err)
+{
+  const struct nook_spec *spec = a->spec;
+  const struct nook_process *p = spec->process;
+  const int keep[] = { a->sync_fd, a->fifo_fd, nook_log_fd() };
+  bool retry_cwd = false;
+
+  if (join_keyring(a, err) < 0)
     return -1;
   if (nook_process_apply_oom_score_adj(p, err) < 0 || nook_process_apply_scheduling(spec, err) < 0
       || nook_process_apply_rlimits(p, err) < 0)
@@ -370,7 +392,8 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
       || nook_fds_cloexec_from(3 + a->preserve_fds, err) < 0)
     return -1;
   if (change_dir(p->cwd, &retry_cwd, err) < 0
-      || (!retry_cwd && nook_rootfs_check_cwd(p->cwd, err) < 0))
+      || (!retry_cwd && nook_rootfs_check_cwd(p->cwd, err) < 0)
+      || nook_process_apply_labels(p, err) < 0)
     return -1;
   /* Without no_new_privs the kernel takes a filter only from a holder of CAP_SYS_ADMIN, so it
    * is loaded before the identity switch drops it, as runc and crun do.  The profile must then
@@ -391,12 +414,23 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
   return p->no_new_privileges ? load_seccomp(a, err) : 0;
 }
 
-static _noreturn_ void do_exec(const struct nook_init_args *a, pid_t host_pid)
+void nook_init_exec_process(const struct nook_init_args *a)
 {
   const struct nook_process *p = a->spec->process;
   struct nook_error *err = NULL;
-  _cleanup_free_ char *path = NULL;
   int r;
+
+  if (p->exec_cpu_affinity.final
+      && nook_process_apply_cpu_affinity(p->exec_cpu_affinity.final,
+                                         "process.execCPUAffinity.final", &err) < 0)
+    init_fail(a, err, 1);
+  r = nook_process_exec(p, &err);
+  init_fail(a, err, r == -ENOENT ? 127 : 126);
+}
+
+static _noreturn_ void do_exec(const struct nook_init_args *a, pid_t host_pid)
+{
+  struct nook_error *err = NULL;
 
   if (a->spec->hooks.n_start_container)
     {
@@ -405,21 +439,7 @@ static _noreturn_ void do_exec(const struct nook_init_args *a, pid_t host_pid)
                          "startContainer", state, &err) < 0)
         init_fail(a, err, 1);
     }
-  if (p->exec_cpu_affinity.final
-      && nook_process_apply_cpu_affinity(p->exec_cpu_affinity.final,
-                                         "process.execCPUAffinity.final", &err) < 0)
-    init_fail(a, err, 1);
-  r = find_executable(p, &path);
-  if (r == 0)
-    {
-      execve(path, p->args, p->env ? p->env : (char *[]){ NULL });
-      r = -errno;
-    }
-  if (r == -ENOENT && !strchr(p->args[0], '/'))
-    nook_error_setx(&err, ENOENT, "exec `%s`: executable file not found in $PATH", p->args[0]);
-  else
-    nook_error_set(&err, -r, "exec `%s`", p->args[0]);
-  init_fail(a, err, r == -ENOENT ? 127 : 126);
+  nook_init_exec_process(a);
 }
 
 void nook_init_main(const struct nook_init_args *a)

@@ -20,7 +20,9 @@
  *   -  init -> parent  ERROR        at any step: value is errno, text the message; then the
  *                                   init exits.  EOF on the socket after START means execve
  *                                   succeeded (the socket is close-on-exec).
- */
+ *
+ * exec (runtime/exec.c) speaks steps 0, 2, 5 and 4a of the same protocol with a first stage
+ * and the process it forks; see there. */
 #ifndef NOOK_INIT_H
 #define NOOK_INIT_H
 
@@ -64,6 +66,18 @@ int nook_sync_recv(int fd, struct nook_sync_msg *msg, char *text, size_t text_si
 /* Receives one message and checks its type; an ERROR message becomes *err. */
 int nook_sync_expect(int fd, int type, int *ret_value, struct nook_error **err);
 
+/* Receives a message of that type with one fd (SCM_RIGHTS); an ERROR message (without an fd)
+ * becomes *err, EOF is EPIPE "the container's init exited during setup". */
+int nook_sync_recv_fd(int fd, int type, int *ret_fd, struct nook_error **err);
+/* sync step 4a, parent side: receives the seccomp listener fd (or the ERROR sent instead) and
+ * passes it to linux.seccomp.listenerPath with state_json (nook_seccomp_send_listener), keeping
+ * no copy. */
+int nook_sync_forward_listener(int fd, const struct nook_spec *spec, pid_t pid,
+                               const char *state_json, struct nook_error **err);
+/* After the last step: waits for EOF, which means execve succeeded (the other end is
+ * close-on-exec), or an ERROR message, which becomes *err with the errno it carries. */
+int nook_sync_wait_exec(int fd, struct nook_error **err);
+
 struct nook_init_args
 {
   const struct nook_spec *spec;
@@ -88,5 +102,21 @@ bool nook_init_needs_hooks_sync(const struct nook_spec *spec);
 
 /* Runs in the cloned child: sets the container up and execs process.args.  Never returns. */
 _noreturn_ void nook_init_main(const struct nook_init_args *a);
+
+/* The part of the init after the rootfs that an exec'd process goes through too, in runc's
+ * order: session keyring, oom score, scheduling, rlimits, initial cpu affinity, closes every fd
+ * beyond the preserved ones (but sync_fd, fifo_fd and the log), chdir(process.cwd) checked to be
+ * below the root, LSM labels, then seccomp, the identity switch and no_new_privs (seccomp last
+ * with no_new_privs, else before the switch).  Uses spec, spec->process, id, no_new_keyring,
+ * preserve_fds, fifo_fd, seccomp and sync_fd (sync step 4a). */
+int nook_init_finish_process(const struct nook_init_args *a, struct nook_error **err);
+
+/* The final cpu affinity and execve of spec->process; on failure reports to sync_fd and exits
+ * 127 (not found) or 126 (not executable), 1 for other errors.  Never returns. */
+_noreturn_ void nook_init_exec_process(const struct nook_init_args *a);
+
+/* Sends err as an ERROR message on sync_fd (or, when that fails or sync_fd < 0, prints it to
+ * stderr) and _exit()s with status. */
+_noreturn_ void nook_init_fail(int sync_fd, struct nook_error *err, int status);
 
 #endif

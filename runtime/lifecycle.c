@@ -1,17 +1,21 @@
-/* start, state, kill, delete and list: the verbs that act on an existing container. */
+/* start, state, kill, delete and list: the verbs that act on an existing container; and what
+ * run and exec share (cloning into a cgroup, the pid file, the foreground loop). */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroups/cgroup.h"
@@ -20,6 +24,11 @@
 #include "runtime/container.h"
 #include "runtime/hooks.h"
 #include "runtime/lifecycle.h"
+#include "runtime/terminal.h"
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
 
 #define CONFIG_MAX (16 * 1024 * 1024)
 
@@ -49,8 +58,123 @@ void nook_lifecycle_poststop(const struct nook_spec *spec, const struct nook_sta
     }
 }
 
+int nook_lifecycle_write_pid_file(const char *path, pid_t pid, struct nook_error **err)
+{
+  _cleanup_free_ char *dir_copy = xstrdup(path);
+  _cleanup_free_ char *base_copy = xstrdup(path);
+  _cleanup_close_ int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+
+  if (dfd < 0)
+    return nook_error_set(err, errno, "--pid-file: open the directory of `%s`", path);
+  if (nook_write_file_atomic_at(dfd, basename(base_copy), buf, (size_t)n, 0644, err) < 0)
+    return nook_error_prefix(err, "--pid-file");
+  return 0;
+}
+
+pid_t nook_lifecycle_clone(int flags, int cgroup_fd)
+{
+#ifdef SYS_clone3
+  if (cgroup_fd >= 0)
+    {
+      struct
+      {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+            set_tid, set_tid_size, cgroup;
+      } args = {
+        .flags = (uint64_t)(unsigned)flags | CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgroup_fd,
+      };
+      pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+      if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+        return pid;
+    }
+#endif
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+int nook_lifecycle_status_code(int wstatus)
+{
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
+  return 255;
+}
+
+/* Copies what is readable on from to to; returns false at EOF or error. */
+static bool pump(int from, int to)
+{
+  char buf[8192];
+  ssize_t n = read(from, buf, sizeof(buf));
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0)
+    return false;
+  return nook_write_all(to, buf, (size_t)n) >= 0;
+}
+
+static int foreground_loop(int sigfd, int master, pid_t pid, int pidfd)
+{
+  struct pollfd pfd[3] = {
+    { .fd = sigfd, .events = POLLIN },
+    { .fd = master >= 0 ? STDIN_FILENO : -1, .events = POLLIN },
+    { .fd = master, .events = POLLIN },
+  };
+  int code = -1;
+
+  while (code < 0)
+    {
+      struct signalfd_siginfo si;
+      if (poll(pfd, 3, -1) < 0)
+        continue;
+      if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+        if (!pump(master, STDOUT_FILENO))
+          pfd[2].fd = -1;
+      if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+        if (!pump(STDIN_FILENO, master))
+          pfd[1].fd = -1;
+      if (!(pfd[0].revents & POLLIN) || read(sigfd, &si, sizeof(si)) != sizeof(si))
+        continue;
+      if (si.ssi_signo == SIGCHLD)
+        {
+          int ws;
+          pid_t p;
+          while ((p = waitpid(-1, &ws, WNOHANG)) > 0)
+            if (p == pid)
+              code = nook_lifecycle_status_code(ws);
+        }
+      else if (si.ssi_signo == SIGWINCH && master >= 0)
+        nook_terminal_copy_size(STDIN_FILENO, master);
+      else if (si.ssi_signo != SIGURG)
+        syscall(SYS_pidfd_send_signal, pidfd, si.ssi_signo, NULL, 0);
+    }
+  /* What the container wrote just before it exited is still in the pty. */
+  while (master >= 0 && pfd[2].fd >= 0 && poll(&pfd[2], 1, 0) > 0 && pump(master, STDOUT_FILENO))
+    ;
+  return code;
+}
+
+int nook_lifecycle_foreground(int sigfd, int relay_fd, pid_t pid, int pidfd, int *ret_code,
+                              struct nook_error **err)
+{
+  _cleanup_close_ int master = -1;
+  struct termios saved;
+  bool raw = false;
+
+  if (relay_fd >= 0 && nook_terminal_relay_begin(relay_fd, &master, &saved, &raw, err) < 0)
+    return -1;
+  *ret_code = foreground_loop(sigfd, master, pid, pidfd);
+  if (raw)
+    nook_terminal_restore(STDIN_FILENO, &saved);
+  return 0;
+}
+
 /* The config the container was created from, as stored in its state directory. */
-static int load_stored_spec(int dirfd, const char *id, struct nook_spec **ret, struct nook_error **err)
+int nook_lifecycle_load_spec(int dirfd, const char *id, struct nook_spec **ret, struct nook_error **err)
 {
   _cleanup_free_ char *raw = NULL;
   size_t len;
@@ -124,7 +248,7 @@ int nook_container_start(const char *root, const char *id, struct nook_error **e
                      nook_status_to_string(c.status));
       goto out;
     }
-  if (load_stored_spec(c.dirfd, id, &spec, err) < 0)
+  if (nook_lifecycle_load_spec(c.dirfd, id, &spec, err) < 0)
     goto out;
   if (release_init(c.dirfd, err) < 0)
     {
@@ -271,15 +395,17 @@ int nook_container_kill(const char *root, const char *id, int sig, bool all, str
 
   if (ctr_open(root, id, true, &c, err) < 0)
     goto out;
+  /* "container not running" is runc's text: containerd's shim matches it to know that a kill
+   * raced with the container's exit (else `ctr tasks rm -f` fails). */
   if (c.status == NOOK_STATUS_STOPPED || c.status == NOOK_STATUS_CREATING)
     {
-      nook_error_setx(err, EINVAL, "container `%s` is not running: %s", id,
-                     nook_status_to_string(c.status));
+      nook_error_setx(err, EINVAL, "kill `%s`: container not running (%s)", id,
+                      nook_status_to_string(c.status));
       goto out;
     }
   r = nook_state_pidfd(c.st, &pidfd, err);
   if (r == -ESRCH)
-    nook_error_setx(err, ESRCH, "container `%s` is not running", id);
+    nook_error_setx(err, ESRCH, "kill `%s`: container not running (stopped)", id);
   if (r < 0)
     goto out;
   if (all)
@@ -347,7 +473,7 @@ int nook_container_delete(const char *root, const char *id, bool force, struct n
     }
   if (kill_and_wait(&c, id, err) < 0)
     goto out;
-  if (load_stored_spec(c.dirfd, id, &spec, err) < 0)
+  if (nook_lifecycle_load_spec(c.dirfd, id, &spec, err) < 0)
     {
       if (!force)
         goto out;

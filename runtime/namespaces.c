@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +96,75 @@ static int write_map(pid_t pid, const char *file, const struct nook_id_mapping *
   if (nook_write_file(path, buf, len, err) < 0)
     return nook_error_prefix(err, "write %s", file);
   return 0;
+}
+
+/* The names under /proc/PID/ns/ of each type. */
+static const char *const proc_ns_names[NOOK_NS_COUNT] = {
+  [NOOK_NS_PID] = "pid",   [NOOK_NS_NETWORK] = "net", [NOOK_NS_MOUNT] = "mnt",
+  [NOOK_NS_IPC] = "ipc",   [NOOK_NS_UTS] = "uts",     [NOOK_NS_USER] = "user",
+  [NOOK_NS_CGROUP] = "cgroup", [NOOK_NS_TIME] = "time",
+};
+
+int nook_ns_differing(pid_t pid, int *ret_flags, struct nook_error **err)
+{
+  int flags = 0;
+
+  for (int t = 0; t < NOOK_NS_COUNT; t++)
+    {
+      char path[64], own[64];
+      struct stat theirs, ours;
+      snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, proc_ns_names[t]);
+      snprintf(own, sizeof(own), "/proc/self/ns/%s", proc_ns_names[t]);
+      if (stat(own, &ours) < 0)
+        {
+          if (errno == ENOENT)
+            continue; /* a namespace type this kernel does not have */
+          return nook_error_set(err, errno, "stat `%s`", own);
+        }
+      if (stat(path, &theirs) < 0)
+        return nook_error_set(err, errno, "stat `%s`", path);
+      if (theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino)
+        flags |= nook_ns_type_clone_flag((enum nook_ns_type)t);
+    }
+  *ret_flags = flags;
+  return 0;
+}
+
+/* Kernels before 5.8 take only namespace fds: open each /proc/PID/ns/NAME, check that pidfd
+ * still names a live process (so the pid was not reused meanwhile), join the user namespace
+ * first. */
+static int join_process_fds(int pidfd, pid_t pid, int flags, struct nook_error **err)
+{
+  struct nook_ns_plan plan = { 0 };
+  int r = 0;
+
+  for (int t = 0; t < NOOK_NS_COUNT; t++)
+    plan.join_fds[t] = -1;
+  for (int t = 0; t < NOOK_NS_COUNT && r == 0; t++)
+    {
+      char path[64];
+      if (!(flags & nook_ns_type_clone_flag((enum nook_ns_type)t)))
+        continue;
+      snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, proc_ns_names[t]);
+      plan.join_fds[t] = open(path, O_RDONLY | O_CLOEXEC);
+      if (plan.join_fds[t] < 0)
+        r = nook_error_set(err, errno, "open `%s`", path);
+    }
+  if (r == 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+    r = nook_error_set(err, errno, "the container's init");
+  if (r == 0)
+    r = nook_ns_join(&plan, err);
+  nook_ns_plan_close(&plan);
+  return r;
+}
+
+int nook_ns_join_process(int pidfd, pid_t pid, int flags, struct nook_error **err)
+{
+  if (flags == 0 || setns(pidfd, flags) == 0)
+    return 0;
+  if (errno != EINVAL)
+    return nook_error_set(err, errno, "join the namespaces of pid %d", (int)pid);
+  return join_process_fds(pidfd, pid, flags, err);
 }
 
 int nook_userns_write_maps(pid_t pid, const struct nook_spec *spec, struct nook_error **err)

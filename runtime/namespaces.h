@@ -28,6 +28,17 @@ void nook_ns_plan_close(struct nook_ns_plan *plan);
  * joined with the credentials it gives. */
 int nook_ns_join(const struct nook_ns_plan *plan, struct nook_error **err);
 
+/* The namespaces of pid that are not the caller's, as CLONE_NEW* flags (by device and inode of
+ * /proc/PID/ns/NAME and /proc/self/ns/NAME; types the kernel lacks are left out). */
+int nook_ns_differing(pid_t pid, int *ret_flags, struct nook_error **err);
+
+/* Joins the namespaces in flags of the process behind pidfd (whose pid is pid): one
+ * setns(pidfd, flags) on Linux >= 5.8, which enters them all at once and takes the user
+ * namespace's credentials first; older kernels (EINVAL) get one setns per /proc/PID/ns/NAME,
+ * the user namespace first.  The caller must be single-threaded; the pid namespace applies to
+ * its children only (fork after this). */
+int nook_ns_join_process(int pidfd, pid_t pid, int flags, struct nook_error **err);
+
 /* Writes uid_map and gid_map of pid from linux.uidMappings / gidMappings (run by the parent,
  * which holds the privileges in the parent user namespace). */
 int nook_userns_write_maps(pid_t pid, const struct nook_spec *spec, struct nook_error **err);

@@ -639,3 +639,122 @@ int nook_process_apply_cpu_affinity(const char *cpus, const char *field, struct 
   CPU_FREE(set);
   return r < 0 ? r : 0;
 }
+
+/* ---- labels ---------------------------------------------------------------------------- */
+
+static bool apparmor_enabled(void)
+{
+  char c = 0;
+  _cleanup_close_ int fd = open("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
+
+  return fd >= 0 && access("/sys/kernel/security/apparmor", F_OK) == 0 && read(fd, &c, 1) == 1
+         && c == 'Y';
+}
+
+static bool selinux_enabled(void)
+{
+  return access("/sys/fs/selinux/enforce", F_OK) == 0;
+}
+
+int nook_process_check_labels(const struct nook_process *p, struct nook_error **err)
+{
+  if (p->apparmor_profile && *p->apparmor_profile && !apparmor_enabled())
+    return nook_error_setx(err, EOPNOTSUPP,
+                           "process.apparmorProfile: profile `%s` requested, but AppArmor is "
+                           "not enabled on this host",
+                           p->apparmor_profile);
+  if (p->selinux_label && *p->selinux_label && !selinux_enabled())
+    return nook_error_setx(err, EOPNOTSUPP,
+                           "process.selinuxLabel: label `%s` requested, but SELinux is not "
+                           "enabled on this host",
+                           p->selinux_label);
+  return 0;
+}
+
+/* Writes an attribute of the calling thread for its next execve (/proc/thread-self/attr/...,
+ * as runc: the attributes are per thread). */
+static int write_exec_attr(const char *lsm_path, const char *legacy_path, const char *value,
+                           const char *field, struct nook_error **err)
+{
+  _cleanup_close_ int fd = open(lsm_path, O_WRONLY | O_CLOEXEC);
+
+  if (fd < 0 && errno == ENOENT && legacy_path)
+    fd = open(legacy_path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return nook_error_set(err, errno, "%s: open `%s`", field, lsm_path);
+  if (nook_write_all(fd, value, strlen(value)) < 0)
+    return nook_error_set(err, errno, "%s: apply `%s`", field, value);
+  return 0;
+}
+
+int nook_process_apply_labels(const struct nook_process *p, struct nook_error **err)
+{
+  if (nook_process_check_labels(p, err) < 0)
+    return -1;
+  if (p->apparmor_profile && *p->apparmor_profile)
+    {
+      _cleanup_free_ char *v = xasprintf("exec %s", p->apparmor_profile);
+      if (write_exec_attr("/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec",
+                          v, "process.apparmorProfile", err)
+          < 0)
+        return -1;
+    }
+  if (p->selinux_label && *p->selinux_label)
+    return write_exec_attr("/proc/thread-self/attr/exec", NULL, p->selinux_label,
+                           "process.selinuxLabel", err);
+  return 0;
+}
+
+/* ---- execve ---------------------------------------------------------------------------- */
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Resolves process.args[0] with the container's PATH, as execvp would but with the
+ * process's own environment.  Returns the errno of the best failure. */
+static int find_executable(const struct nook_process *p, char **ret)
+{
+  const char *path = DEFAULT_PATH;
+  const char *name = p->args[0];
+  int best = ENOENT;
+
+  if (strchr(name, '/'))
+    {
+      *ret = xstrdup(name);
+      return 0;
+    }
+  for (size_t i = 0; p->env && p->env[i]; i++)
+    if (nook_has_prefix(p->env[i], "PATH="))
+      path = p->env[i] + 5;
+  for (const char *s = path; s; s = strchr(s, ':') ? strchr(s, ':') + 1 : NULL)
+    {
+      size_t len = strchrnul(s, ':') - s;
+      _cleanup_free_ char *cand = xasprintf("%.*s/%s", (int)len, len ? s : ".", name);
+      struct stat st;
+      if (stat(cand, &st) < 0)
+        continue;
+      if (S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+        {
+          *ret = TAKE_PTR(cand);
+          return 0;
+        }
+      best = EACCES;
+    }
+  return -best;
+}
+
+int nook_process_exec(const struct nook_process *p, struct nook_error **err)
+{
+  _cleanup_free_ char *path = NULL;
+  int r = find_executable(p, &path);
+
+  if (r == 0)
+    {
+      execve(path, p->args, p->env ? p->env : (char *[]){ NULL });
+      r = -errno;
+    }
+  if (r == -ENOENT && !strchr(p->args[0], '/'))
+    nook_error_setx(err, ENOENT, "exec `%s`: executable file not found in $PATH", p->args[0]);
+  else
+    nook_error_set(err, -r, "exec `%s`", p->args[0]);
+  return r;
+}

@@ -37,6 +37,19 @@ int nook_process_set_identity(const struct nook_process *p, bool setgroups_allow
 /* prctl(PR_SET_NO_NEW_PRIVS) when process.noNewPrivileges. */
 int nook_process_apply_no_new_privs(const struct nook_process *p, struct nook_error **err);
 
+/* process.apparmorProfile and process.selinuxLabel: an error naming the field (EOPNOTSUPP)
+ * when one is set and the host does not have that LSM enabled (as runc refuses them). */
+int nook_process_check_labels(const struct nook_process *p, struct nook_error **err);
+
+/* Checks, then applies the labels for the next execve: "exec PROFILE" to the thread's AppArmor
+ * exec attribute, the SELinux label to its exec attribute.  Needs /proc. */
+int nook_process_apply_labels(const struct nook_process *p, struct nook_error **err);
+
+/* Looks process.args[0] up in the PATH of process.env (as execvp would, with the process's own
+ * environment) and execve()s it.  Returns only on failure: -ENOENT when nothing was found
+ * (exit 127: "exec `foo`: executable file not found in $PATH"), else -errno (exit 126). */
+int nook_process_exec(const struct nook_process *p, struct nook_error **err);
+
 /* Capability name ("CAP_SYS_ADMIN", case-insensitive, "CAP_" prefix optional) to its number,
  * or -1; known to this build's libcap and kernel. */
 int nook_cap_from_name(const char *name);

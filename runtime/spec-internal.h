@@ -25,12 +25,16 @@ struct jpath
   const char *key; /* field name or map key; NULL for an array element */
   size_t index;
   bool map_key; /* rendered as ["key"] */
+  /* Set on a root only: the name of the document (messages start with it instead of
+   * "config.json"); the root itself renders as nothing. */
+  const char *doc;
 };
 
 /* A short, one-line, unambiguous rendering of user input for a message; the caller frees it. */
 char *spec_user_text(const char *s);
 
-/* Sets "config.json: PATH: MESSAGE" with EINVAL (p NULL: no path).  Returns -EINVAL. */
+/* Sets "config.json: PATH: MESSAGE" with EINVAL (p NULL: no path; a root with .doc names
+ * another document).  Returns -EINVAL. */
 int spec_error(struct nook_error **err, const struct jpath *p, const char *fmt, ...) _printf_(3, 4);
 
 /* ---- name tables (spec-tables.c) ------------------------------------------------------- */
@@ -112,6 +116,8 @@ struct table
 
 /* The table of the top-level object, struct nook_spec. */
 extern const struct table spec_tables_spec;
+/* The table of "process", struct nook_process (also a document of its own: exec --process). */
+extern const struct table spec_tables_process;
 /* The table of "hooks", struct nook_hooks: one K_ARRAY field per hook kind. */
 extern const struct table spec_tables_hooks;
 
@@ -129,7 +135,9 @@ int spec_require_one_of(yajl_val v, const struct jpath *p, const char *a, const 
 /* No unknown and no duplicate namespace type in l (NULL: none).  Returns 0, or -EINVAL. */
 int spec_validate_check_namespaces(const struct nook_linux *l, struct nook_error **err);
 
-/* No unknown and no duplicate rlimit type in pr (NULL: none).  Returns 0, or -EINVAL. */
-int spec_validate_check_rlimits(const struct nook_process *pr, struct nook_error **err);
+/* No unknown and no duplicate rlimit type in pr (NULL: none); p is the path of the process
+ * object.  Returns 0, or -EINVAL. */
+int spec_validate_check_rlimits(const struct nook_process *pr, const struct jpath *p,
+                                struct nook_error **err);
 
 #endif

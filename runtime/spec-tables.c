@@ -262,7 +262,7 @@ static const struct table affinity_table = TABLE(affinity_fields, T, .check = cp
 
 static int process_check(void *obj, yajl_val v, const struct jpath *p, struct nook_error **err)
 {
-  return spec_validate_check_rlimits(obj, err);
+  return spec_validate_check_rlimits(obj, p, err);
 }
 
 #define T struct nook_process
@@ -284,7 +284,7 @@ static const struct field process_fields[] = {
   FIELD(T, "ioPriority", K_STRUCT, io_priority, .flags = FL_SET, .sub = &ioprio_table),
   FIELD(T, "execCPUAffinity", K_STRUCT, exec_cpu_affinity, .sub = &affinity_table),
 };
-static const struct table process_table = TABLE(process_fields, T, .check = process_check);
+const struct table spec_tables_process = TABLE(process_fields, T, .check = process_check);
 #undef T
 
 /* root, mounts, hooks */
@@ -643,7 +643,7 @@ static const struct table linux_table = TABLE(linux_fields, T, .check = linux_ch
 #define T struct nook_spec
 static const struct field spec_fields[] = {
   FIELD(T, "ociVersion", K_STR, oci_version, .flags = FL_REQ),
-  FIELD(T, "process", K_PTR, process, .sub = &process_table),
+  FIELD(T, "process", K_PTR, process, .sub = &spec_tables_process),
   FIELD(T, "root", K_PTR, root, .sub = &root_table),
   FIELD(T, "hostname", K_STR, hostname),
   FIELD(T, "domainname", K_STR, domainname),

@@ -34,18 +34,22 @@ int spec_validate_check_namespaces(const struct nook_linux *l, struct nook_error
   return 0;
 }
 
-int spec_validate_check_rlimits(const struct nook_process *pr, struct nook_error **err)
+int spec_validate_check_rlimits(const struct nook_process *pr, const struct jpath *p,
+                                struct nook_error **err)
 {
+  const struct jpath list = { .parent = p, .key = "rlimits" };
   bool seen[64] = { false };
 
   for (size_t i = 0; pr && i < pr->n_rlimits; i++)
     {
       int res = pr->rlimits[i].resource;
       _cleanup_free_ char *t = spec_user_text(pr->rlimits[i].type ? pr->rlimits[i].type : "");
+      const struct jpath elem = { .parent = &list, .index = i };
+      const struct jpath type = { .parent = &elem, .key = "type" };
       if (res < 0 || (size_t)res >= ARRAY_SIZE(seen))
-        return spec_error(err, NULL, "process.rlimits[%zu].type: unknown rlimit `%s`", i, t);
+        return spec_error(err, &type, "unknown rlimit `%s`", t);
       if (seen[res])
-        return spec_error(err, NULL, "process.rlimits[%zu]: duplicate rlimit `%s`", i, t);
+        return spec_error(err, &elem, "duplicate rlimit `%s`", t);
       seen[res] = true;
     }
   return 0;
@@ -69,53 +73,69 @@ static int error_not_absolute(const char *what, const char *path, struct nook_er
   return spec_error(err, NULL, "%s: must be an absolute path, got `%s`", what, t);
 }
 
-static int validate_env(char **env, struct nook_error **err)
+/* The path of field name in the process object at p, for messages. */
+#define PROCESS_FIELD(p, name) (&(const struct jpath){ .parent = (p), .key = (name) })
+
+static int validate_env(char **env, const struct jpath *p, struct nook_error **err)
 {
   for (size_t i = 0; env && env[i]; i++)
     if (env[i][0] == '=' || strchr(env[i], '=') == NULL)
       {
         _cleanup_free_ char *t = spec_user_text(env[i]);
-        return spec_error(err, NULL, "process.env[%zu]: expected `NAME=value`, got `%s`", i, t);
+        const struct jpath elem = { .parent = PROCESS_FIELD(p, "env"), .index = i };
+        return spec_error(err, &elem, "expected `NAME=value`, got `%s`", t);
       }
   return 0;
 }
 
 /* The rules of sched_setattr(2), as runc checks them. */
-static int validate_scheduling(const struct nook_process *p, struct nook_error **err)
+static int validate_scheduling(const struct nook_process *p, const struct jpath *pp,
+                               struct nook_error **err)
 {
   const struct nook_scheduler *s = &p->scheduler;
+  const struct jpath *sched = PROCESS_FIELD(pp, "scheduler");
   int pol = s->policy_value;
 
   if (s->set && s->nice.set && (s->nice.value < -20 || s->nice.value > 19))
-    return spec_error(err, NULL, "process.scheduler.nice: must be between -20 and 19");
+    return spec_error(err, PROCESS_FIELD(sched, "nice"), "must be between -20 and 19");
   if (s->set && s->priority.set && s->priority.value != 0 && pol != SCHED_FIFO && pol != SCHED_RR)
-    return spec_error(err, NULL,
-                      "process.scheduler.priority: only valid with SCHED_FIFO or SCHED_RR");
+    return spec_error(err, PROCESS_FIELD(sched, "priority"),
+                      "only valid with SCHED_FIFO or SCHED_RR");
   if (s->set && pol != SCHED_DEADLINE
       && ((s->runtime.set && s->runtime.value) || (s->deadline.set && s->deadline.value)
           || (s->period.set && s->period.value)))
-    return spec_error(err, NULL,
-                      "process.scheduler: runtime, deadline and period are only "
-                      "valid with SCHED_DEADLINE");
+    return spec_error(err, sched,
+                      "runtime, deadline and period are only valid with SCHED_DEADLINE");
   if (p->io_priority.set && (p->io_priority.priority < 0 || p->io_priority.priority > 7))
-    return spec_error(err, NULL, "process.ioPriority.priority: must be between 0 and 7");
+    return spec_error(err, PROCESS_FIELD(PROCESS_FIELD(pp, "ioPriority"), "priority"),
+                      "must be between 0 and 7");
   return 0;
 }
 
-static int validate_process(const struct nook_process *p, struct nook_error **err)
+int nook_spec_validate_process(const struct nook_process *p, const char *doc,
+                               struct nook_error **err)
 {
+  const struct jpath root = { .doc = doc };
+  const struct jpath *pp = doc ? &root : PROCESS_FIELD(NULL, "process");
+
   if (p == NULL)
-    return spec_error(err, NULL, "process: required field missing");
+    return spec_error(err, pp, "required field missing");
   if (p->args == NULL || p->args[0] == NULL)
-    return spec_error(err, NULL, "process.args: must contain at least one element");
+    return spec_error(err, PROCESS_FIELD(pp, "args"), "must contain at least one element");
   if (!is_absolute(p->cwd))
-    return error_not_absolute("process.cwd", p->cwd, err);
-  if (validate_env(p->env, err) < 0 || spec_validate_check_rlimits(p, err) < 0)
+    {
+      _cleanup_free_ char *t = spec_user_text(p->cwd ? p->cwd : "");
+      return spec_error(err, PROCESS_FIELD(pp, "cwd"), "must be an absolute path, got `%s`", t);
+    }
+  if (validate_env(p->env, pp, err) < 0 || spec_validate_check_rlimits(p, pp, err) < 0)
     return -EINVAL;
   for (size_t i = 0; i < p->n_rlimits; i++)
     if (p->rlimits[i].soft > p->rlimits[i].hard)
-      return spec_error(err, NULL, "process.rlimits[%zu]: soft limit above the hard limit", i);
-  return validate_scheduling(p, err);
+      {
+        const struct jpath elem = { .parent = PROCESS_FIELD(pp, "rlimits"), .index = i };
+        return spec_error(err, &elem, "soft limit above the hard limit");
+      }
+  return validate_scheduling(p, pp, err);
 }
 
 static int validate_root(const struct nook_spec *spec, struct nook_error **err)
@@ -353,7 +373,7 @@ static int validate_linux(const struct nook_linux *l, struct nook_error **err)
 
 int nook_spec_validate(const struct nook_spec *spec, struct nook_error **err)
 {
-  if (validate_process(spec->process, err) < 0 || validate_root(spec, err) < 0
+  if (nook_spec_validate_process(spec->process, NULL, err) < 0 || validate_root(spec, err) < 0
       || validate_mounts(spec, err) < 0 || validate_hooks(spec, err) < 0
       || validate_namespaces(spec, err) < 0 || validate_sysctl(spec, err) < 0
       || validate_linux(spec->linux, err) < 0)

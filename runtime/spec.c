@@ -59,7 +59,7 @@ static char *jpath_render(const struct jpath *p)
   _cleanup_free_ char *head = NULL;
   _cleanup_free_ char *key = NULL;
 
-  if (p == NULL)
+  if (p == NULL || p->doc)
     return xstrdup("");
   head = jpath_render(p->parent);
   if (p->key == NULL)
@@ -80,15 +80,20 @@ static int spec_errorv(struct nook_error **err, int errnum, const struct jpath *
                        va_list ap)
 {
   _cleanup_free_ char *where = NULL;
+  const struct jpath *root = p;
+  const char *doc;
 
   if (err == NULL || *err != NULL)
     return -errnum;
+  while (root && root->parent)
+    root = root->parent;
+  doc = root && root->doc ? root->doc : "config.json";
   where = jpath_render(p);
   nook_error_setv(err, 0, fmt, ap);
   if (*where)
-    nook_error_prefix(err, "config.json: %s", where);
+    nook_error_prefix(err, "%s: %s", doc, where);
   else
-    nook_error_prefix(err, "config.json");
+    nook_error_prefix(err, "%s", doc);
   (*err)->errnum = errnum;
   return -errnum;
 }
@@ -538,20 +543,49 @@ static void yajl_tree_freep(yajl_val *v)
     yajl_tree_free(*v);
 }
 
-int nook_spec_parse(const char *data, size_t len, struct nook_spec **ret, struct nook_error **err)
+/* Parses the document data (named by root->doc in messages) into obj with table t; on failure
+ * obj may be half filled (free_object() releases it). */
+static int parse_document(const char *data, size_t len, const struct jpath *root,
+                          const struct table *t, void *obj, struct nook_error **err)
 {
   _cleanup_(yajl_tree_freep) yajl_val tree = NULL;
-  _cleanup_spec_ struct nook_spec *spec = NULL;
-  int r;
+  int r = nook_json_parse_untrusted(data, len, SPEC_MAX_SIZE, root->doc, &tree, err);
 
-  r = nook_json_parse_untrusted(data, len, SPEC_MAX_SIZE, "config.json", &tree, err);
   if (r < 0)
     return r;
-  spec = xcalloc(1, sizeof(*spec));
-  if (parse_object(tree, NULL, &spec_tables_spec, spec, err) < 0)
+  return parse_object(tree, root, t, obj, err) < 0 ? -EINVAL : 0;
+}
+
+int nook_spec_parse(const char *data, size_t len, struct nook_spec **ret, struct nook_error **err)
+{
+  _cleanup_spec_ struct nook_spec *spec = xcalloc(1, sizeof(*spec));
+  const struct jpath root = { .doc = "config.json" };
+
+  if (parse_document(data, len, &root, &spec_tables_spec, spec, err) < 0)
     return -EINVAL;
   *ret = TAKE_PTR(spec);
   return 0;
+}
+
+int nook_spec_parse_process(const char *data, size_t len, const char *doc,
+                            struct nook_process **ret, struct nook_error **err)
+{
+  _cleanup_(nook_process_freep) struct nook_process *p = xcalloc(1, sizeof(*p));
+  const struct jpath root = { .doc = doc };
+
+  if (parse_document(data, len, &root, &spec_tables_process, p, err) < 0
+      || nook_spec_validate_process(p, doc, err) < 0)
+    return -EINVAL;
+  *ret = TAKE_PTR(p);
+  return 0;
+}
+
+void nook_process_free(struct nook_process *p)
+{
+  if (p == NULL)
+    return;
+  free_object(&spec_tables_process, p);
+  free(p);
 }
 
 int nook_spec_load(const char *bundle, struct nook_spec **ret, char **ret_raw, size_t *ret_raw_len,

@@ -425,6 +425,18 @@ int nook_spec_load(const char *bundle, struct nook_spec **ret, char **ret_raw, s
  * Errors name the JSON path like the parser. */
 int nook_spec_validate(const struct nook_spec *spec, struct nook_error **err);
 
+/* A runtime-spec process object as a document of its own (`exec --process FILE`): the grammar
+ * of config.json's "process" and the checks nook_spec_validate() makes of it (args, absolute
+ * cwd, env entries, rlimits, scheduler).  Errors read "DOC: PATH: what is wrong". */
+int nook_spec_parse_process(const char *data, size_t len, const char *doc,
+                            struct nook_process **ret, struct nook_error **err);
+/* The checks of process that nook_spec_validate() makes; doc NULL: config.json's "process"
+ * (messages "config.json: process.cwd: ..."), else messages "DOC: cwd: ...". */
+int nook_spec_validate_process(const struct nook_process *p, const char *doc,
+                               struct nook_error **err);
+void nook_process_free(struct nook_process *p);
+static inline void nook_process_freep(struct nook_process **p) { nook_process_free(*p); }
+
 void nook_spec_free(struct nook_spec *spec);
 static inline void nook_spec_freep(struct nook_spec **s) { nook_spec_free(*s); }
 #define _cleanup_spec_ _cleanup_(nook_spec_freep)

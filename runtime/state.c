@@ -156,6 +156,7 @@ int nook_state_write(int dirfd, const struct nook_state *st, struct nook_error *
   nook_json_kv_str(g, "owner", st->owner);
   nook_json_kv_bool(g, "createdDone", st->created_done);
   nook_json_kv_bool(g, "ownPidns", st->own_pidns);
+  nook_json_kv_bool(g, "noNewKeyring", st->no_new_keyring);
   nook_json_kv_str(g, "cgroupPath", st->cgroup_path);
   annotations_json(g, st);
   yajl_gen_map_close(g);
@@ -191,6 +192,7 @@ int nook_state_read(int dirfd, const char *id, struct nook_state **ret, struct n
   st->owner = dup_or_empty(nook_json_get_str(root, "owner"));
   nook_json_get_bool(root, "createdDone", &st->created_done);
   nook_json_get_bool(root, "ownPidns", &st->own_pidns);
+  nook_json_get_bool(root, "noNewKeyring", &st->no_new_keyring);
   st->cgroup_path = dup_or_empty(nook_json_get_str(root, "cgroupPath"));
   ann = nook_json_get(root, "annotations");
   if (YAJL_IS_OBJECT(ann))

@@ -37,6 +37,7 @@ struct nook_state
   char *owner;
   bool created_done; /* false while `create` is still at work ("creating") */
   bool own_pidns;    /* the init is pid 1 of its own pid namespace */
+  bool no_new_keyring; /* created with --no-new-keyring (exec keeps the caller's keyring too) */
   char *cgroup_path; /* nook_cgroup_path() of its cgroup; "" when it has none */
   struct nook_kv *annotations;
   size_t n_annotations;

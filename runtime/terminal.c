@@ -36,6 +36,33 @@ int nook_terminal_open(int *ret_master, char **ret_slave_path, struct nook_error
   return 0;
 }
 
+int nook_terminal_open_send(int console_fd, char **ret_slave_path, struct nook_error **err)
+{
+  _cleanup_free_ char *slave = NULL;
+  _cleanup_close_ int master = -1;
+
+  if (nook_terminal_open(&master, &slave, err) < 0)
+    return -1;
+  if (nook_unix_send_fd(console_fd, master, slave, strlen(slave), err) < 0)
+    return nook_error_prefix(err, "send the pty master to the console socket");
+  *ret_slave_path = TAKE_PTR(slave);
+  return 0;
+}
+
+int nook_terminal_relay_begin(int relay_fd, int *ret_master, struct termios *saved, bool *ret_raw,
+                              struct nook_error **err)
+{
+  _cleanup_close_ int master = -1;
+  char name[64] = "";
+
+  if (nook_unix_recv_fd(relay_fd, &master, name, sizeof(name) - 1, err) < 0)
+    return nook_error_prefix(err, "receive the container's pty");
+  nook_terminal_copy_size(STDIN_FILENO, master);
+  *ret_raw = isatty(STDIN_FILENO) && nook_terminal_make_raw(STDIN_FILENO, saved, NULL) == 0;
+  *ret_master = TAKE_FD(master);
+  return 0;
+}
+
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
                                      struct nook_error **err)
 {

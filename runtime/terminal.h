@@ -12,6 +12,16 @@
  * after pivot_root), unlocks it.  ret_slave_path: "/dev/pts/N". */
 int nook_terminal_open(int *ret_master, char **ret_slave_path, struct nook_error **err);
 
+/* nook_terminal_open(), then sends the master over the connected unix socket console_fd (the
+ * slave's path as payload, as runc) and closes it here.  ret_slave_path: "/dev/pts/N". */
+int nook_terminal_open_send(int console_fd, char **ret_slave_path, struct nook_error **err);
+
+/* A foreground run or exec that relays the process's terminal: receives the pty master on
+ * relay_fd, gives it the size of stdin's terminal and puts stdin in raw mode when it is a tty
+ * (*ret_raw: restore *saved with nook_terminal_restore afterwards). */
+int nook_terminal_relay_begin(int relay_fd, int *ret_master, struct termios *saved, bool *ret_raw,
+                              struct nook_error **err);
+
 /* Makes the pty slave at slave_path the controlling terminal of the calling process (setsid,
  * TIOCSCTTY) and its stdin/stdout/stderr; applies width x height when both are non-zero. */
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,

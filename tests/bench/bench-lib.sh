@@ -4,6 +4,12 @@
 # else prints the script's header lines 2-5 as usage); `bench_write_doc NAME TABLE` puts the
 # file TABLE, which begins with `<!-- NAME:begin` and ends with `<!-- NAME:end -->`, into $doc
 # in place of the section of that name, or at its end.
+#
+# For the scripts that time runtimes in containers: `bench_setup TOOL...` checks root and the
+# tools (hyperfine, jq and TOOL...), sources helpers.bash and makes the work dir $work (its
+# name $tag is the cgroup parent of the runs); `bench_remove_cgroups` removes those cgroups;
+# `bench_hyperfine JSON ARGS...` runs hyperfine; `bench_measured` and `bench_table` print the
+# head of a table and its rows.
 
 bench_args() {
 	while [ $# -gt 0 ]; do
@@ -35,4 +41,55 @@ bench_write_doc() {
 	fi
 	mv "$doc.new" "$doc"
 	echo "$(basename "$0"): wrote $doc" >&2
+}
+
+bench_setup() {
+	local tool
+	[ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root" >&2; exit 1; }
+	for tool in hyperfine jq "$@"; do
+		command -v "$tool" >/dev/null || { echo "$(basename "$0"): \`$tool' is not installed" >&2; exit 1; }
+	done
+	# shellcheck source=../integration/helpers.bash
+	. "$srcdir/tests/integration/helpers.bash" # nook_cgroup_bases, nook_kill_cgroup
+	work=$(mktemp -d /tmp/nook-bench.XXXXXX)
+	chmod 0755 "$work"
+	tag=$(basename "$work")
+}
+
+bench_remove_cgroups() {
+	local base
+	while read -r base; do
+		[ -d "$base/$tag" ] && { nook_kill_cgroup "$base/$tag" || echo "$(basename "$0"): cannot remove $base/$tag" >&2; }
+	done < <(nook_cgroup_bases)
+}
+
+bench_hyperfine() {
+	local json=$1
+	shift
+	echo "$(basename "$0"): hyperfine, $runs runs and $warmup warmups each" >&2
+	hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-json "$json" "$@" \
+		>"$work/hyperfine.log" 2>&1 || {
+		tail -n 20 "$work/hyperfine.log" >&2
+		exit 1
+	}
+}
+
+# bench_measured [MORE]: when, where (MORE after the cores), hyperfine's version, runs, warmups.
+bench_measured() {
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores${1:-};"
+	echo "hyperfine $(hyperfine --version | awk '{ print $2 }'), $runs runs after $warmup warmups, medians."
+}
+
+# bench_table JSON BASE: hyperfine's JSON as a markdown table: median, mean ± σ, min, and the
+# median against that of the command named BASE ("n/a" when BASE was not timed).
+bench_table() {
+	local json=$1 base=$2 base_median
+	base_median=$(jq -r --arg b "$base" '.results[] | select(.command == $b) | .median' "$json")
+	echo "| what | median | mean ± σ | min | vs $base |"
+	echo "| --- | ---: | ---: | ---: | ---: |"
+	jq -r --arg base "$base_median" '.results[] |
+		def ms: (. * 1000 * 100 | round / 100 | tostring) + " ms";
+		"| \(.command) | \(.median | ms) | \(.mean | ms) ± \(.stddev // 0 | ms) | \(.min | ms) | " +
+		(if $base == "" then "n/a" else ((.median / ($base | tonumber) * 100 | round / 100 | tostring) + "×") end) +
+		" |"' "$json"
 }

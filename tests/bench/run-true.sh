@@ -28,22 +28,12 @@ doc=$srcdir/docs/benchmarks.md
 . "$here/bench-lib.sh"
 bench_args "$@"
 
-[ "$(id -u)" = 0 ] || { echo "run-true.sh: must run as root" >&2; exit 1; }
-for tool in hyperfine jq unshare; do
-	command -v "$tool" >/dev/null || { echo "run-true.sh: \`$tool' is not installed" >&2; exit 1; }
-done
-
-# shellcheck source=../integration/helpers.bash
-. "$srcdir/tests/integration/helpers.bash" # nook_cgroup_bases, nook_kill_cgroup
-
-work=$(mktemp -d /tmp/nook-bench.XXXXXX)
-chmod 0755 "$work"
-tag=$(basename "$work")
+bench_setup unshare
 bundle=$work/bundle
 roots=$work/roots
 
 cleanup() {
-	local r id base rt
+	local r id rt
 	for r in nook nook-wrapped runc crun; do
 		[ -d "$roots/$r" ] || continue
 		case $r in
@@ -56,9 +46,7 @@ cleanup() {
 			"${rt[@]}" --root "$roots/$r" delete --force "$id" >/dev/null 2>&1 || true
 		done
 	done
-	while read -r base; do
-		[ -d "$base/$tag" ] && { nook_kill_cgroup "$base/$tag" || echo "run-true.sh: cannot remove $base/$tag" >&2; }
-	done < <(nook_cgroup_bases)
+	bench_remove_cgroups
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -134,29 +122,16 @@ args=()
 for i in "${!names[@]}"; do
 	args+=(-n "${names[$i]}" "${cmds[$i]}")
 done
-echo "run-true.sh: hyperfine, $runs runs and $warmup warmups each" >&2
-hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-json "$json" "${args[@]}" \
-	>"$work/hyperfine.log" 2>&1 || {
-	tail -n 20 "$work/hyperfine.log" >&2
-	exit 1
-}
+bench_hyperfine "$json" "${args[@]}"
 
-crun_median=$(jq -r '.results[] | select(.command == "crun (wrapped)") | .median' "$json")
 table=$work/table.md
 {
 	echo "<!-- run-true:begin (written by tests/bench/run-true.sh; do not edit by hand) -->"
 	echo
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores, cgroups $layout;"
-	echo "hyperfine $(hyperfine --version | awk '{ print $2 }'), $runs runs after $warmup warmups, medians."
+	bench_measured ", cgroups $layout"
 	echo "Runtimes: $("$RUNC" --version 2>/dev/null | head -n1 || echo 'runc: none'); $("$CRUN" --version 2>/dev/null | head -n1 || echo 'crun: none'); nook $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
 	echo
-	echo "| what | median | mean ± σ | min | vs crun (wrapped) |"
-	echo "| --- | ---: | ---: | ---: | ---: |"
-	jq -r --arg crun "${crun_median:-}" '.results[] |
-		def ms: (. * 1000 * 100 | round / 100 | tostring) + " ms";
-		"| \(.command) | \(.median | ms) | \(.mean | ms) ± \(.stddev // 0 | ms) | \(.min | ms) | " +
-		(if $crun == "" then "n/a" else ((.median / ($crun | tonumber) * 100 | round / 100 | tostring) + "×") end) +
-		" |"' "$json"
+	bench_table "$json" "crun (wrapped)"
 	for f in "${failed[@]}"; do
 		IFS='|' read -r name _cmd err <<<"$f"
 		echo "| $name | failed: \`$err\` | | | |"

@@ -6,15 +6,7 @@ load helpers
 
 @test "a foreground run forwards SIGTERM to the container and exits with its code" {
 	set_args sh -c 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'
-	runtime_direct run --bundle "$BUNDLE" fwd </dev/null >"$TEST_DIR/fwd.out" 2>&1 &
-	runpid=$!
-	wait_for_status fwd running
-	for _ in $(seq 100); do grep -q ready "$TEST_DIR/fwd.out" && break; sleep 0.05; done
-	# timeout(1) runs the runtime as its child: signal the runtime itself.
-	rt=$(pgrep -P "$runpid" | head -n1)
-	kill -TERM "${rt:-$runpid}"
-	status=0
-	wait "$runpid" || status=$?
+	term_foreground "$TEST_DIR/fwd.out" run --bundle "$BUNDLE" fwd
 	[ "$status" -eq 42 ] && grep -q "got TERM" "$TEST_DIR/fwd.out" || {
 		echo "run exited $status; output: $(cat "$TEST_DIR/fwd.out")" >&2
 		false

@@ -205,6 +205,15 @@ set_args() {
 	update_config '.process.args = $args' --argjson args "$(json_array "$@")"
 }
 
+# use_userns: add a user namespace whose root is host uid 100000 and gid 200000 (65536 ids
+# each); the /sys/fs/cgroup mount goes, as such a root may not make it.
+use_userns() {
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+		| .mounts |= map(select(.destination != "/sys/fs/cgroup"))'
+}
+
 # json_array STRING...: print a JSON array of the strings (jq's --args would eat "-c").
 json_array() {
 	local a jqargs=() filter='[' i=0
@@ -253,6 +262,21 @@ run_container() {
 	local id=$1
 	shift
 	runtime run --bundle "$BUNDLE" "$@" "$id" </dev/null
+}
+
+# term_foreground OUT ARGS...: run the runtime with ARGS in the background, output to OUT; once
+# OUT holds "ready", send SIGTERM to the runtime and wait for it.  $status is its exit code.
+term_foreground() {
+	local out=$1 bg rt
+	shift
+	runtime_direct "$@" </dev/null >"$out" 2>&1 &
+	bg=$!
+	for _ in $(seq 200); do grep -q ready "$out" && break; sleep 0.05; done
+	# timeout(1) runs the runtime as its child: signal the runtime itself.
+	rt=$(pgrep -P "$bg" | head -n1)
+	kill -TERM "${rt:-$bg}"
+	status=0
+	wait "$bg" || status=$?
 }
 
 # container_state ID: print the state JSON.

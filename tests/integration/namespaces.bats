@@ -109,10 +109,7 @@ sys.exit(1) if shmid < 0 else print(shmid)' "$key")
 
 @test "user namespace: uidMappings and gidMappings are applied" {
 	require_runtime_ns user
-	update_config '.linux.namespaces += [{"type": "user"}]
-		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-		| .linux.gidMappings = [{"containerID": 0, "hostID": 200000, "size": 65536}]
-		| .mounts |= map(select(.destination != "/sys/fs/cgroup"))'
+	use_userns
 	set_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; sleep 1000'
 	run_detached userns
 	pid=$(container_pid userns)

@@ -755,6 +755,48 @@ static void test_load_and_helpers(void)
          "nook_spec_namespace");
 }
 
+/* exec --process FILE: the process grammar as a document of its own. */
+static void process_error(const char *json, const char *want)
+{
+  _cleanup_free_ char *j = sq(json);
+  _cleanup_error_ struct nook_error *err = NULL;
+  struct nook_process *p = NULL;
+  int r = nook_spec_parse_process(j, strlen(j), "p.json", &p, &err);
+
+  tap_ok(r < 0 && p == NULL, "process document refused: %s", want);
+  tap_is_str(err ? err->msg : NULL, want, "  message");
+}
+
+static void test_process_document(void)
+{
+  const char *ok = "{'args': ['sh', '-c', 'x'], 'cwd': '/tmp', 'env': ['A=1'], 'terminal': true,"
+                   " 'user': {'uid': 5, 'gid': 6, 'additionalGids': [7]},"
+                   " 'capabilities': {'bounding': ['CAP_KILL']}, 'noNewPrivileges': true}";
+  _cleanup_free_ char *j = sq(ok);
+  _cleanup_error_ struct nook_error *err = NULL;
+  struct nook_process *p = NULL;
+
+  tap_ok(nook_spec_parse_process(j, strlen(j), "p.json", &p, &err) == 0 && p, "process document");
+  tap_ok(p && nook_strv_length(p->args) == 3 && streq(p->cwd, "/tmp") && p->terminal
+             && p->user.uid == 5 && p->user.gid == 6 && p->user.n_additional_gids == 1
+             && p->capabilities && streq(p->capabilities->bounding[0], "CAP_KILL")
+             && p->capabilities->effective == NULL && p->no_new_privileges,
+         "process document fields");
+  nook_process_free(p);
+  process_error("{'args': 'sh', 'cwd': '/'}", "p.json: args: expected an array of strings");
+  process_error("{'args': ['sh']}", "p.json: cwd: required field missing");
+  process_error("{'args': [], 'cwd': '/'}", "p.json: args: must contain at least one element");
+  process_error("{'args': ['sh'], 'cwd': 'tmp'}", "p.json: cwd: must be an absolute path, got `tmp`");
+  process_error("{'args': ['sh'], 'cwd': '/', 'env': ['A=1', 'B']}",
+                "p.json: env[1]: expected `NAME=value`, got `B`");
+  process_error("{'args': ['sh'], 'cwd': '/', 'rlimits': [{'type': 'RLIMIT_X', 'hard': 1, 'soft': 1}]}",
+                "p.json: rlimits[0].type: unknown rlimit `RLIMIT_X`");
+  process_error("{'args': ['sh'], 'cwd': '/', 'user': {'uid': -1, 'gid': 0}}",
+                "p.json: user.uid: expected a non-negative integer, got `-1`");
+  process_error("{'args': ['sh'", "p.json: invalid JSON: parse error: premature EOF (line 1, column 14)");
+  process_error("[]", "p.json: expected an object");
+}
+
 int main(void)
 {
   test_full();
@@ -769,5 +811,6 @@ int main(void)
   test_hostile();
   test_validate();
   test_load_and_helpers();
+  test_process_document();
   return tap_done();
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # guest-tests.sh: what `make check-vm` runs inside the cgroup v2 VM (tests/vm/run-vm's default
-# command): the cgroup unit test and, if present, tests/integration/cgroups.bats, merged into one
-# TAP stream.  Each suite's tests are renumbered in sequence, its own plan is checked, and the
-# single plan comes last.  Exit status 0 only if every test passed (or was skipped or TODO).
+# command): the cgroup unit test and, if present, tests/integration/cgroups.bats and exec.bats's
+# cgroup test, merged into one TAP stream.  Each suite's tests are renumbered in sequence, its
+# own plan is checked, and the single plan comes last.  Exit status 0 only if every test passed
+# (or was skipped or TODO).
 #
 # The guest's root is this machine's, read-only: tests write only under /tmp (a tmpfs).
 set -u
@@ -76,6 +77,11 @@ if [ -f "$NOOK_SRCDIR/tests/integration/cgroups.bats" ]; then
 	run_tap cgroups.bats "$NOOK_SRCDIR/tests/integration/run-bats" cgroups.bats
 else
 	echo "# tests/integration/cgroups.bats not present, skipped"
+fi
+
+# exec into a v2 cgroup goes through clone3(CLONE_INTO_CGROUP); one test is enough here.
+if [ -f "$NOOK_SRCDIR/tests/integration/exec.bats" ]; then
+	run_tap exec.bats "$NOOK_SRCDIR/tests/integration/run-bats" exec.bats -f "container's cgroup"
 fi
 
 if [ "$n" = 0 ]; then
