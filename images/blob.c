@@ -185,6 +185,15 @@ uint64_t image_blob_writer_size(const struct image_blob_writer *w)
   return w->size;
 }
 
+int image_blob_writer_reset(struct image_blob_writer *w, struct nook_error **err)
+{
+  if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0)
+    return nook_error_set(err, errno, "truncate `%s/%s`", w->store->path, w->tmp);
+  sha256_init(&w->hash.ctx);
+  w->size = 0;
+  return 0;
+}
+
 int image_blob_writer_commit(struct image_blob_writer *w, const char *expected,
                              int64_t expected_size, char **ret_digest, struct nook_error **err)
 {

@@ -103,6 +103,9 @@ int image_blob_writer_resume(struct image_store *s, const char *digest,
 int image_blob_writer_write(struct image_blob_writer *w, const void *data, size_t len,
                             struct nook_error **err);
 uint64_t image_blob_writer_size(const struct image_blob_writer *w);
+/* Empties the blob and its hash, for a download that must start again from byte 0 (a server
+ * that answered a Range request with the whole blob). */
+int image_blob_writer_reset(struct image_blob_writer *w, struct nook_error **err);
 /* Ends the blob: when EXPECTED is not NULL, the digest must match it (and the size
  * EXPECTED_SIZE when >= 0), else EINVAL "digest mismatch"; the partial file is removed on a
  * mismatch.  Then fsync and rename into blobs/sha256/.  ret_digest may be NULL. */
