@@ -96,7 +96,9 @@ int image_blob_writer_new(struct image_store *s, struct image_blob_writer **ret,
                           struct nook_error **err);
 /* Continues a partial download of DIGEST kept in ROOT/tmp/partial-HEX (created empty when
  * missing); the bytes already there are hashed again and their count returned in
- * *ret_offset, so that the caller asks the server for the rest (HTTP Range). */
+ * *ret_offset, so that the caller asks the server for the rest (HTTP Range).  The partial
+ * file is locked (flock) while the writer lives: EBUSY when another process writes it now
+ * (never blocks), EEXIST when the blob is in the store already. */
 int image_blob_writer_resume(struct image_store *s, const char *digest,
                              struct image_blob_writer **ret, uint64_t *ret_offset,
                              struct nook_error **err);

@@ -2,6 +2,7 @@
  * configs and references (manifest.c). */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,20 @@ static void test_blobs(struct image_store *s)
   {
     _cleanup_free_ char *p = xasprintf("tmp/partial-%s", ABC_SHA + 7);
     tap_ok(faccessat(s->dirfd, p, F_OK, 0) < 0, "the partial file is gone");
+  }
+  /* A partial file is written by one writer at a time; a stored blob is not resumed. */
+  {
+    struct image_blob_writer *w2 = NULL;
+    r = image_blob_writer_resume(s, EMPTY_SHA, &w, &off, &err);
+    tap_ok(r == 0, "resume takes the partial file's lock");
+    r = image_blob_writer_resume(s, EMPTY_SHA, &w2, &off, &err);
+    tap_ok(r == -EBUSY && w2 == NULL, "a second writer of the same partial file: EBUSY");
+    nook_error_freep(&err);
+    image_blob_writer_free(w);
+    w = NULL;
+    r = image_blob_writer_resume(s, ABC_SHA, &w2, &off, &err);
+    tap_ok(r == -EEXIST && w2 == NULL, "resume of a blob in the store: EEXIST");
+    nook_error_freep(&err);
   }
   /* Reset: a server that ignored Range sends the whole blob again. */
   r = image_blob_writer_resume(s, EMPTY_SHA, &w, &off, &err);
