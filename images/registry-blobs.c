@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/util.h"
 #include "images/registry-internal.h"
@@ -17,6 +18,8 @@
 #define PARALLEL_DEFAULT 3
 /* Resumptions of one blob after a transfer broke (having made progress), within one pull. */
 #define RESUME_MAX 2
+/* How often a blob that another process downloads is looked at again. */
+#define BUSY_RETRY_MS 250
 
 struct blob_job
 {
@@ -34,6 +37,7 @@ struct blob_job
   bool restarted; /* started over from byte 0 once after a failed verification */
   bool authenticated;
   bool too_big, bad_range, active;
+  bool busy; /* another process writes its partial file: tried again later */
   struct nook_error *write_err;
 };
 
@@ -94,8 +98,45 @@ static int job_commit(struct blob_job *j, struct nook_error **err)
   return 0;
 }
 
-/* Starts (or restarts) the download: 1 when a transfer was added to the multi handle, 0 when
- * the partial file already held the whole blob. */
+/* Hands an error made on the side over to the caller. */
+static int error_pass(struct nook_error **err, struct nook_error **from)
+{
+  int r = nook_error_code(*from);
+
+  if (err && !*err)
+    *err = TAKE_PTR(*from);
+  nook_error_freep(from);
+  return r;
+}
+
+enum
+{
+  JOB_DONE = 0,    /* the blob is in the store */
+  JOB_STARTED = 1, /* a transfer runs on the multi handle */
+  JOB_BUSY = 2,    /* another process downloads it now: try again later */
+};
+
+/* Opens the partial file into j->w; else (j->w stays NULL) JOB_DONE when another process
+ * stored the blob meanwhile, or JOB_BUSY while another process writes it. */
+static int job_open(struct blob_job *j, struct nook_error **err)
+{
+  _cleanup_error_ struct nook_error *e = NULL;
+  uint64_t off;
+  int r = image_blob_writer_resume(j->store, j->blob->digest, &j->w, &off, &e);
+
+  if (r == -EEXIST)
+    {
+      if (j->progress && j->progress->done)
+        j->progress->done(j->progress->data, j->item);
+      return JOB_DONE;
+    }
+  if (r == -EBUSY)
+    return JOB_BUSY;
+  return r < 0 ? error_pass(err, &e) : 0;
+}
+
+/* Starts (or restarts) the download: JOB_STARTED, JOB_DONE (also when the partial file held
+ * the whole blob already) or JOB_BUSY. */
 static int job_start(struct blob_job *j, struct nook_error **err)
 {
   struct registry_client *c = j->client;
@@ -103,12 +144,8 @@ static int job_start(struct blob_job *j, struct nook_error **err)
   uint64_t off = 0;
   int r;
 
-  if (!j->w)
-    {
-      r = image_blob_writer_resume(j->store, j->blob->digest, &j->w, &off, err);
-      if (r < 0)
-        return r;
-    }
+  if (!j->w && ((r = job_open(j, err)) < 0 || !j->w))
+    return r;
   off = image_blob_writer_size(j->w);
   if (j->blob->size >= 0 && off > (uint64_t)j->blob->size)
     {
@@ -126,9 +163,9 @@ static int job_start(struct blob_job *j, struct nook_error **err)
       /* Wrong content: the partial file is gone; start from nothing. */
       image_blob_writer_free(j->w);
       j->w = NULL;
-      r = image_blob_writer_resume(j->store, j->blob->digest, &j->w, &off, err);
-      if (r < 0)
+      if ((r = job_open(j, err)) < 0 || !j->w)
         return r;
+      off = 0;
     }
   j->resumed = j->resumed || off > 0;
   j->offset = off;
@@ -151,18 +188,7 @@ static int job_start(struct blob_job *j, struct nook_error **err)
   if (curl_multi_add_handle(c->multi, j->x.h) != CURLM_OK)
     return nook_error_setx(err, EIO, "cannot add a libcurl transfer");
   j->active = true;
-  return 1;
-}
-
-/* Hands an error made on the side over to the caller. */
-static int error_pass(struct nook_error **err, struct nook_error **from)
-{
-  int r = nook_error_code(*from);
-
-  if (err && !*err)
-    *err = TAKE_PTR(*from);
-  nook_error_freep(from);
-  return r;
+  return JOB_STARTED;
 }
 
 /* After a transfer ended: 0 when the blob is in the store, 1 to start again, < 0 failed. */
@@ -234,13 +260,39 @@ static int job_fail(struct blob_job *j, int r, struct nook_error **err)
   return nook_error_prefix(err, "blob `%s`", j->blob->digest);
 }
 
+struct blob_run
+{
+  struct registry_client *client;
+  struct blob_job *jobs;
+  size_t n, next;    /* jobs[next..n) have not been started */
+  size_t active;     /* transfers on the multi handle */
+  size_t busy;       /* jobs waiting for another process */
+  size_t parallel;
+  struct timespec busy_tried;
+};
+
+/* Counts what job_start() (or job_done()) returned; < 0 names the blob. */
+static int run_account(struct blob_run *run, struct blob_job *j, int r, struct nook_error **err)
+{
+  if (r < 0)
+    return job_fail(j, r, err);
+  if (r == JOB_STARTED)
+    run->active++;
+  if (r == JOB_BUSY)
+    {
+      j->busy = true;
+      run->busy++;
+    }
+  return 0;
+}
+
 /* Reads the transfers that ended; returns < 0 on the first failure. */
-static int jobs_reap(struct registry_client *c, size_t *active, struct nook_error **err)
+static int run_reap(struct blob_run *run, struct nook_error **err)
 {
   CURLMsg *msg;
   int left, r;
 
-  while ((msg = curl_multi_info_read(c->multi, &left)))
+  while ((msg = curl_multi_info_read(run->client->multi, &left)))
     {
       struct registry_xfer *x = NULL;
       struct blob_job *j;
@@ -251,76 +303,102 @@ static int jobs_reap(struct registry_client *c, size_t *active, struct nook_erro
         continue;
       curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
       j = x->data;
-      curl_multi_remove_handle(c->multi, h);
+      curl_multi_remove_handle(run->client->multi, h);
       j->active = false;
-      (*active)--;
+      run->active--;
       r = job_done(j, res, err);
       if (r > 0)
-        {
-          r = job_start(j, err);
-          if (r > 0)
-            (*active)++;
-        }
+        r = job_start(j, err);
+      r = run_account(run, j, r, err);
       if (r < 0)
-        return job_fail(j, r, err);
+        return r;
     }
   return 0;
 }
 
-static void jobs_free(struct registry_client *c, struct blob_job *jobs, size_t n)
+/* Starts jobs up to the parallel limit: those that waited for another process (at most
+ * every BUSY_RETRY_MS), then new ones. */
+static int run_fill(struct blob_run *run, const struct registry_blob *blobs, struct image_store *s,
+                    const struct image_progress *progress, struct nook_error **err)
 {
-  for (size_t i = 0; i < n; i++)
+  struct timespec now;
+  int r = 0;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (run->busy > 0
+      && (now.tv_sec - run->busy_tried.tv_sec) * 1000 + (now.tv_nsec - run->busy_tried.tv_nsec) / 1000000
+             >= BUSY_RETRY_MS)
     {
-      if (jobs[i].active)
-        curl_multi_remove_handle(c->multi, jobs[i].x.h);
-      registry_xfer_clear(&jobs[i].x);
-      if (jobs[i].x.h)
-        curl_easy_cleanup(jobs[i].x.h);
-      image_blob_writer_free(jobs[i].w); /* keeps the partial file */
-      nook_error_free(jobs[i].write_err);
+      run->busy_tried = now;
+      for (size_t i = 0; r >= 0 && i < run->next && run->active < run->parallel; i++)
+        if (run->jobs[i].busy)
+          {
+            run->jobs[i].busy = false;
+            run->busy--;
+            r = run_account(run, &run->jobs[i], job_start(&run->jobs[i], err), err);
+          }
     }
-  free(jobs);
+  while (r >= 0 && run->active < run->parallel && run->next < run->n)
+    {
+      struct blob_job *j = &run->jobs[run->next];
+      j->client = run->client;
+      j->store = s;
+      j->blob = &blobs[run->next++];
+      j->progress = progress;
+      snprintf(j->item, sizeof j->item, "%s", j->blob->digest + 7);
+      r = run_account(run, j, job_start(j, err), err);
+    }
+  return r;
+}
+
+static void run_free(struct blob_run *run)
+{
+  for (size_t i = 0; i < run->n; i++)
+    {
+      struct blob_job *j = &run->jobs[i];
+      if (j->active)
+        curl_multi_remove_handle(run->client->multi, j->x.h);
+      registry_xfer_clear(&j->x);
+      if (j->x.h)
+        curl_easy_cleanup(j->x.h);
+      image_blob_writer_free(j->w); /* keeps the partial file */
+      nook_error_free(j->write_err);
+    }
+  free(run->jobs);
 }
 
 int registry_get_blobs(struct registry_client *c, struct image_store *s,
                        const struct registry_blob *blobs, size_t n, int parallel,
                        const struct image_progress *progress, struct nook_error **err)
 {
-  struct blob_job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
-  size_t next = 0, active = 0;
+  struct blob_run run = {
+    .client = c,
+    .jobs = xcalloc(n ? n : 1, sizeof *run.jobs),
+    .n = n,
+    .parallel = parallel > 0 ? (size_t)parallel : PARALLEL_DEFAULT,
+  };
   int r = 0;
 
-  if (parallel <= 0)
-    parallel = PARALLEL_DEFAULT;
-  while (r >= 0 && (next < n || active > 0))
+  while (r >= 0 && (run.next < n || run.active > 0 || run.busy > 0))
     {
-      CURLMcode mc;
+      CURLMcode mc = CURLM_OK;
       int running;
 
-      while (r >= 0 && active < (size_t)parallel && next < n)
+      r = run_fill(&run, blobs, s, progress, err);
+      if (r < 0)
+        break;
+      if (run.active > 0)
         {
-          struct blob_job *j = &jobs[next++];
-          j->client = c;
-          j->store = s;
-          j->blob = &blobs[j - jobs];
-          j->progress = progress;
-          snprintf(j->item, sizeof j->item, "%s", j->blob->digest + 7);
-          r = job_start(j, err);
-          if (r < 0)
-            r = job_fail(j, r, err);
-          else
-            active += (size_t)r;
+          mc = curl_multi_perform(c->multi, &running);
+          if (mc == CURLM_OK)
+            r = run_reap(&run, err);
         }
-      if (r < 0 || active == 0)
-        continue;
-      mc = curl_multi_perform(c->multi, &running);
-      if (mc == CURLM_OK)
-        r = jobs_reap(c, &active, err);
-      if (mc == CURLM_OK && r >= 0 && active > 0)
-        mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+      /* Waits for the network, or a while for another process's download. */
+      if (mc == CURLM_OK && r >= 0 && (run.active > 0 || run.busy > 0))
+        mc = curl_multi_poll(c->multi, NULL, 0, run.active > 0 ? 1000 : BUSY_RETRY_MS, NULL);
       if (mc != CURLM_OK)
         r = nook_error_setx(err, EIO, "libcurl: %s", curl_multi_strerror(mc));
     }
-  jobs_free(c, jobs, n);
+  run_free(&run);
   return r < 0 ? r : 0;
 }

@@ -14,6 +14,7 @@ between pulls without a restart):
                             (with "drop_ranges": false, Range requests are served whole)
     {"ignore_range": true}  Range is ignored: 200 and the whole blob
     {"stall": true}         blob answers send their headers, then nothing
+    {"slow": true}          blob answers take about a second (ten pieces, 0.1 s apart)
     {"schema1": true}       manifests are Docker schema 1
     {"redirect": true}      blobs redirect to http://localhost:PORT/storage/..., which
                             refuses requests that carry an Authorization header
@@ -60,10 +61,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def send(self, status, body=b"", ctype="application/json", headers=None):
+    def send(self, status, body=b"", ctype="application/json", headers=None, length=None):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -161,6 +162,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[:drop])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if m.get("slow"):
+            self.send(status, b"", "application/octet-stream",
+                      headers, length=len(body))
+            step = max(1, len(body) // 10)
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(0.1)
             return
         self.send(status, body, "application/octet-stream", headers)
 

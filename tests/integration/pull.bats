@@ -199,6 +199,20 @@ fake_mode() {
 	[ "$(sha256sum <"$(blob "$LAYER")" | cut -d' ' -f1)" = "${LAYER#sha256:}" ]
 }
 
+@test "two pulls of one image at once: one download of each blob, both named" {
+	local a b
+	fake_mode '{"slow": true}'
+	nook_pull --insecure "$FAKE/test/busybox" >"$TEST_DIR/a.out" 2>"$TEST_DIR/a.err" &
+	a=$!
+	nook_pull --insecure "$FAKE/test/busybox@$IMAGE_DIGEST" >"$TEST_DIR/b.out" 2>"$TEST_DIR/b.err" &
+	b=$!
+	wait "$a" || { cat "$TEST_DIR/a.err"; false; }
+	wait "$b" || { cat "$TEST_DIR/b.err"; false; }
+	[ "$(grep -c "GET /v2/test/busybox/blobs/$LAYER " "$FAKE_DIR/requests")" = 1 ]
+	[ "$(names | wc -l)" = 2 ]
+	[ "$(sha256sum <"$(blob "$LAYER")" | cut -d' ' -f1)" = "${LAYER#sha256:}" ]
+}
+
 @test "a corrupt blob: digest mismatch, nothing named, nothing stored under its digest" {
 	fake_mode '{"corrupt": true}'
 	run --separate-stderr nook_pull --insecure "$FAKE/test/busybox"
