@@ -1,7 +1,7 @@
 /* WWW-Authenticate challenges (RFC 7235) and the token server's answer.
  *
- * A registry that wants a token answers 401 with
- *   WWW-Authenticate: Bearer realm="https://auth.example/token",service="reg",scope="repository:x:pull"
+ * A registry that wants a token answers 401 with a header such as
+ *   WWW-Authenticate: Bearer realm="https://a.example/token",service="r",scope="repository:x:pull"
  * and the client asks the realm for a token.  The header is parsed with the RFC's grammar, not
  * by splitting on commas: a scope may hold commas ("repository:x:pull,push") inside quotes,
  * one header may carry several challenges, and servers differ in spaces and quoting. */
@@ -152,8 +152,8 @@ static int parse_params(const char **pp, struct registry_challenge *c)
   return 0;
 }
 
-int registry_challenges_parse(const char *header, struct registry_challenge **challenges,
-                              size_t *n, struct nook_error **err)
+int registry_challenges_parse(const char *header, struct registry_challenge **challenges, size_t *n,
+                              struct nook_error **err)
 {
   const char *p = header;
 

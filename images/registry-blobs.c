@@ -264,9 +264,9 @@ struct blob_run
 {
   struct registry_client *client;
   struct blob_job *jobs;
-  size_t n, next;    /* jobs[next..n) have not been started */
-  size_t active;     /* transfers on the multi handle */
-  size_t busy;       /* jobs waiting for another process */
+  size_t n, next; /* jobs[next..n) have not been started */
+  size_t active;  /* transfers on the multi handle */
+  size_t busy;    /* jobs waiting for another process */
   size_t parallel;
   struct timespec busy_tried;
 };
@@ -326,7 +326,8 @@ static int run_fill(struct blob_run *run, const struct registry_blob *blobs, str
 
   clock_gettime(CLOCK_MONOTONIC, &now);
   if (run->busy > 0
-      && (now.tv_sec - run->busy_tried.tv_sec) * 1000 + (now.tv_nsec - run->busy_tried.tv_nsec) / 1000000
+      && (now.tv_sec - run->busy_tried.tv_sec) * 1000
+                 + (now.tv_nsec - run->busy_tried.tv_nsec) / 1000000
              >= BUSY_RETRY_MS)
     {
       run->busy_tried = now;

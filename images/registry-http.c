@@ -118,7 +118,8 @@ static char *header_value(const char *s, size_t len)
 {
   while (len && (*s == ' ' || *s == '\t'))
     s++, len--;
-  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
+  while (len
+         && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
     len--;
   return xstrndup(s, len);
 }
@@ -201,8 +202,8 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *data)
   return len; /* the body of a redirect or an error is not the blob */
 }
 
-static void xfer_setup(struct registry_xfer *x, struct registry_client *c, CURL *h,
-                       const char *url, const char *accept, bool auth)
+static void xfer_setup(struct registry_xfer *x, struct registry_client *c, CURL *h, const char *url,
+                       const char *accept, bool auth)
 {
   const char *protocols = c->insecure ? "http,https" : "https";
 
@@ -237,8 +238,10 @@ static void xfer_setup(struct registry_xfer *x, struct registry_client *c, CURL 
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
 #else
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS, c->insecure ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS);
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, c->insecure ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+                   c->insecure ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS);
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
+                   c->insecure ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS);
 #endif
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -320,8 +323,7 @@ int registry_xfer_error(struct registry_xfer *x, CURLcode result, struct nook_er
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return nook_error_setx(err, EIO, "connection to `%s` broken: %s", host, detail);
-    default:
-      return nook_error_setx(err, EIO, "`%s`: %s", host, detail);
+    default: return nook_error_setx(err, EIO, "`%s`: %s", host, detail);
     }
 }
 
@@ -349,8 +351,10 @@ int registry_status_error(const struct registry_resp *r, struct nook_error **err
 
   /* The distribution spec's error body: {"errors":[{"code":..,"message":..,"detail":..}]} */
   if (r->errbody
-      && nook_json_parse_untrusted(r->errbody, r->errbody_len, ERRBODY_MAX, "error", &tree, NULL) == 0
-      && (errors = nook_json_get(tree, "errors")) && YAJL_IS_ARRAY(errors) && errors->u.array.len > 0)
+      && nook_json_parse_untrusted(r->errbody, r->errbody_len, ERRBODY_MAX, "error", &tree, NULL)
+             == 0
+      && (errors = nook_json_get(tree, "errors")) && YAJL_IS_ARRAY(errors)
+      && errors->u.array.len > 0)
     {
       const char *m = nook_json_get_str(errors->u.array.values[0], "message");
       if (!m || !*m)
@@ -431,7 +435,9 @@ static int fetch_token(struct registry_client *c, const struct registry_challeng
   CURLcode res;
   int r;
 
-  if (!realm || !(nook_has_prefix(realm, "https://") || (c->insecure && nook_has_prefix(realm, "http://"))))
+  if (!realm
+      || !(nook_has_prefix(realm, "https://")
+           || (c->insecure && nook_has_prefix(realm, "http://"))))
     return nook_error_setx(err, EACCES, "the token realm `%s` is not an %s URL", realm ? realm : "",
                            c->insecure ? "http(s)" : "https");
   if (service)

@@ -31,8 +31,8 @@ struct registry_challenge
  * Parameter values are tokens or quoted strings (backslash escapes, commas inside quotes).
  * Appends to *challenges / *n.  EINVAL "invalid WWW-Authenticate header: ..." when malformed
  * (what was parsed before stays appended). */
-int registry_challenges_parse(const char *header, struct registry_challenge **challenges,
-                              size_t *n, struct nook_error **err);
+int registry_challenges_parse(const char *header, struct registry_challenge **challenges, size_t *n,
+                              struct nook_error **err);
 /* The value of parameter NAME (case-insensitive), or NULL. */
 const char *registry_challenge_param(const struct registry_challenge *c, const char *name);
 void registry_challenges_free(struct registry_challenge *c, size_t n);
@@ -46,8 +46,8 @@ int registry_token_parse(const char *json, size_t len, char **ret, struct nook_e
 
 struct registry_client
 {
-  char *registry;   /* as in the reference, for messages: "docker.io", "127.0.0.1:5000" */
-  char *host;       /* where requests go: registry-1.docker.io for docker.io */
+  char *registry; /* as in the reference, for messages: "docker.io", "127.0.0.1:5000" */
+  char *host;     /* where requests go: registry-1.docker.io for docker.io */
   char *repository;
   bool insecure;
   const char *scheme; /* "https", or "http" once an insecure client found https failing */

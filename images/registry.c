@@ -19,15 +19,16 @@
 #include "images/registry-internal.h"
 
 #define ACCEPT_MANIFESTS                                                                           \
-  IMAGE_MT_OCI_INDEX ", " IMAGE_MT_OCI_MANIFEST ", " IMAGE_MT_DOCKER_LIST ", "                     \
-      IMAGE_MT_DOCKER_MANIFEST
+  IMAGE_MT_OCI_INDEX ", " IMAGE_MT_OCI_MANIFEST ", " IMAGE_MT_DOCKER_LIST                          \
+                     ", " IMAGE_MT_DOCKER_MANIFEST
 #define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
 #define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 static int schema1_error(struct nook_error **err)
 {
-  return nook_error_setx(err, EINVAL, "the registry has only a Docker schema 1 manifest, which nook "
-                                      "does not support (push the image again with a current client)");
+  return nook_error_setx(err, EINVAL,
+                         "the registry has only a Docker schema 1 manifest, which nook "
+                         "does not support (push the image again with a current client)");
 }
 
 static bool is_schema1(const struct registry_doc *d)
@@ -80,8 +81,10 @@ static int fetch_doc(struct registry_client *c, struct image_store *s, const cha
   if (want_digest && !streq(want_digest, digest))
     r = nook_error_setx(err, EINVAL, "manifest `%s`: the registry sent content with digest `%s`",
                         want_digest, digest);
-  else if (d.docker_digest && image_digest_valid(d.docker_digest) && !streq(d.docker_digest, digest))
-    r = nook_error_setx(err, EINVAL, "manifest `%s`: the registry says its digest is `%s`, it is `%s`",
+  else if (d.docker_digest && image_digest_valid(d.docker_digest)
+           && !streq(d.docker_digest, digest))
+    r = nook_error_setx(err, EINVAL,
+                        "manifest `%s`: the registry says its digest is `%s`, it is `%s`",
                         reference, d.docker_digest, digest);
   else
     r = image_blob_put(s, d.data, d.len, digest, NULL, err);

@@ -34,8 +34,9 @@ static const char *param(const struct parsed *p, size_t i, const char *name)
 
 static void test_docker_hub(void)
 {
-  struct parsed p = parse("Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
-                          "scope=\"repository:library/busybox:pull\"");
+  struct parsed p =
+      parse("Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+            "scope=\"repository:library/busybox:pull\"");
 
   tap_ok(p.r == 0 && p.n == 1, "docker hub: one challenge");
   tap_is_str(p.n ? p.c[0].scheme : NULL, "bearer", "docker hub: scheme, lowercase");
@@ -92,7 +93,8 @@ static void test_several(void)
   registry_challenges_free(p.c, p.n);
 
   p = parse("Bearer realm=");
-  tap_is_str(param(&p, 0, ""), "realm=", "`realm=` without a value is a token68, as the grammar says");
+  tap_is_str(param(&p, 0, ""),
+             "realm=", "`realm=` without a value is a token68, as the grammar says");
   registry_challenges_free(p.c, p.n);
 
   p = parse("");
@@ -103,12 +105,8 @@ static void test_several(void)
 static void test_malformed(void)
 {
   static const char *const bad[] = {
-    "Bearer realm=\"unterminated",
-    "Bearer realm=\"x\\",
-    "=x",
-    "Bearer realm=\"a\"junk",
-    "Bearer a=b c",
-    "Bear\"er realm=x",
+    "Bearer realm=\"unterminated", "Bearer realm=\"x\\", "=x",
+    "Bearer realm=\"a\"junk",      "Bearer a=b c",       "Bear\"er realm=x",
   };
 
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
@@ -150,10 +148,12 @@ static void test_tokens(void)
 
 static void test_status_errors(void)
 {
-  static const char body[] =
-      "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\",\"detail\":{}}]}";
+  static const char body[] = "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest "
+                             "unknown\",\"detail\":{}}]}";
   static const char code_only[] = "{\"errors\":[{\"code\":\"DENIED\"}]}";
-  struct registry_resp r = { .status = 404, .errbody = (char *)body, .errbody_len = sizeof body - 1 };
+  struct registry_resp r = { .status = 404,
+                             .errbody = (char *)body,
+                             .errbody_len = sizeof body - 1 };
   struct nook_error *err = NULL;
   int rc;
 
@@ -165,7 +165,8 @@ static void test_status_errors(void)
   r.errbody = (char *)code_only;
   r.errbody_len = sizeof code_only - 1;
   rc = registry_status_error(&r, &err);
-  tap_ok(rc == -EACCES && err && streq(err->msg, "DENIED (403)"), "the code when there is no message");
+  tap_ok(rc == -EACCES && err && streq(err->msg, "DENIED (403)"),
+         "the code when there is no message");
   nook_error_freep(&err);
   r.status = 502;
   r.errbody = (char *)"<html>bad gateway</html>";
