@@ -2,7 +2,8 @@
 # Local registries for the pull tests, on 127.0.0.1 only: Debian's docker-registry (the
 # reference implementation, distribution 2.8) and tests/helpers/fake-registry.py (one that
 # misbehaves on purpose).  Both run in the background with every fd of bats closed, so that
-# bats never waits on them; the caller stops them with registry_stop.
+# bats never waits on them; the caller stops them with registry_stop.  docker-registry takes
+# every REGISTRY_* environment variable as a setting: no variable here starts with that.
 
 # free_port: print a TCP port that nothing listens on right now.
 free_port() {
@@ -22,12 +23,24 @@ wait_listen() {
 	return 1
 }
 
-# registry_start DIR: start docker-registry with its storage, config and log in DIR; sets
-# REGISTRY (127.0.0.1:PORT), REGISTRY_PID and REGISTRY_LOG (access log lines included).
+# make_cert DIR: a self-signed certificate for 127.0.0.1 in DIR/cert.pem, its key in
+# DIR/key.pem.
+make_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+}
+
+# registry_start DIR [DATA [CERTDIR]]: start docker-registry with its config and log in DIR,
+# its storage in DATA (default DIR/data; two registries may serve one), TLS with the
+# certificate of make_cert CERTDIR when given.  Sets REGISTRY (127.0.0.1:PORT), REG_PID
+# and REG_LOG (access log lines included).
 registry_start() {
-	local dir=$1 port try
-	mkdir -p "$dir/data"
-	REGISTRY_LOG=$dir/log
+	local dir=$1 data=${2:-$1/data} certs=${3:-} port try tls=
+	mkdir -p "$dir" "$data"
+	REG_LOG=$dir/log
+	if [ -n "$certs" ]; then
+		tls=$(printf '  tls:\n    certificate: %s\n    key: %s' "$certs/cert.pem" "$certs/key.pem")
+	fi
 	for try in 1 2 3; do
 		port=$(free_port) || return 1
 		cat >"$dir/config.yml" <<-EOF
@@ -36,21 +49,22 @@ registry_start() {
 			  level: info
 			storage:
 			  filesystem:
-			    rootdirectory: $dir/data
+			    rootdirectory: $data
 			http:
 			  addr: 127.0.0.1:$port
+			$tls
 		EOF
-		docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 </dev/null 3>&- &
-		REGISTRY_PID=$!
+		docker-registry serve "$dir/config.yml" >"$REG_LOG" 2>&1 </dev/null 3>&- &
+		REG_PID=$!
 		REGISTRY=127.0.0.1:$port
-		if wait_listen "$port" 10 && kill -0 "$REGISTRY_PID" 2>/dev/null; then
+		if wait_listen "$port" 10 && kill -0 "$REG_PID" 2>/dev/null; then
 			return 0
 		fi
 		# Lost the port to someone else between free_port and the bind: again.
-		kill "$REGISTRY_PID" 2>/dev/null
-		wait "$REGISTRY_PID" 2>/dev/null
+		kill "$REG_PID" 2>/dev/null || true
+		wait "$REG_PID" 2>/dev/null || true
 	done
-	cat "$REGISTRY_LOG" >&2
+	cat "$REG_LOG" >&2
 	return 1
 }
 
@@ -83,6 +97,6 @@ registry_stop() {
 		[ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ] || break
 		sleep 0.05
 	done
-	kill -9 "$1" 2>/dev/null
+	kill -9 "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 }

@@ -32,7 +32,7 @@ setup_file() {
 	export IMAGE_DIGEST INDEX_DIGEST LAYER CONFIG DIFF_ID OTHER_LAYER
 
 	registry_start "$PULL_DIR/registry"
-	export REGISTRY REGISTRY_PID REGISTRY_LOG
+	export REGISTRY REG_PID REG_LOG
 	local push=(skopeo copy --quiet --dest-tls-verify=false)
 	"${push[@]}" "oci:$PULL_DIR/layout:latest" "docker://$REGISTRY/test/busybox:latest" >&2
 	"${push[@]}" --all "oci:$PULL_DIR/layout-multi:latest" "docker://$REGISTRY/test/multi:latest" >&2
@@ -42,10 +42,19 @@ setup_file() {
 
 	fake_registry_start "$PULL_DIR/layout" "$PULL_DIR/fake"
 	export FAKE FAKE_PID FAKE_DIR=$PULL_DIR/fake
+
+	# The same images over https (HTTP/2), with a certificate no one trusts.
+	local plain=$REGISTRY plain_pid=$REG_PID plain_log=$REG_LOG
+	if command -v openssl >/dev/null && make_cert "$PULL_DIR"; then
+		registry_start "$PULL_DIR/registry-tls" "$PULL_DIR/registry/data" "$PULL_DIR"
+		export TLS_REGISTRY=$REGISTRY TLS_PID=$REG_PID TLS_LOG=$REG_LOG
+	fi
+	export REGISTRY=$plain REG_PID=$plain_pid REG_LOG=$plain_log
 }
 
 teardown_file() {
-	registry_stop "${REGISTRY_PID:-}"
+	registry_stop "${REG_PID:-}"
+	registry_stop "${TLS_PID:-}"
 	registry_stop "${FAKE_PID:-}"
 	[ -z "${PULL_DIR:-}" ] || rm -rf "$PULL_DIR"
 }
@@ -75,7 +84,7 @@ blob() {
 
 # blob_gets REPO [DIGEST]: how many GETs of blobs (of DIGEST) docker-registry has served.
 blob_gets() {
-	grep -c "\"GET /v2/$1/blobs/${2:-}" "$REGISTRY_LOG" || true
+	grep -c "\"GET /v2/$1/blobs/${2:-}" "$REG_LOG" || true
 }
 
 fake_mode() {
@@ -134,11 +143,11 @@ fake_mode() {
 	local blobs manifests
 	nook_pull --insecure "$REGISTRY/test/busybox" >/dev/null
 	blobs=$(blob_gets test/busybox)
-	manifests=$(grep -c '"GET /v2/test/busybox/manifests/' "$REGISTRY_LOG")
+	manifests=$(grep -c '"GET /v2/test/busybox/manifests/' "$REG_LOG")
 	run --separate-stderr nook_pull --insecure "$REGISTRY/test/busybox"
 	assert_status 0
 	[ "$(blob_gets test/busybox)" = "$blobs" ]
-	[ "$(grep -c '"GET /v2/test/busybox/manifests/' "$REGISTRY_LOG")" -gt "$manifests" ]
+	[ "$(grep -c '"GET /v2/test/busybox/manifests/' "$REG_LOG")" -gt "$manifests" ]
 }
 
 @test "a partial blob left by an earlier pull is continued with a Range request" {
@@ -149,7 +158,7 @@ fake_mode() {
 	run --separate-stderr nook_pull --insecure "$REGISTRY/test/busybox"
 	assert_status 0
 	# docker-registry's access log: the status and the bytes sent, the second half only.
-	grep -q "\"GET /v2/test/busybox/blobs/$LAYER HTTP/1.1\" 206 $((size - size / 2)) " "$REGISTRY_LOG"
+	grep -q "\"GET /v2/test/busybox/blobs/$LAYER HTTP/1.1\" 206 $((size - size / 2)) " "$REG_LOG"
 	[ ! -e "$partial" ]
 	[ "$(sha256sum <"$(blob "$LAYER")" | cut -d' ' -f1)" = "${LAYER#sha256:}" ]
 }
@@ -245,6 +254,24 @@ fake_mode() {
 	assert_failure
 	assert_one_line_error "pull \`$REGISTRY/test/busybox:latest\`" "TLS" "--insecure"
 	[ -z "$(names)" ]
+}
+
+@test "https with a certificate no one trusts: refused, naming it and --insecure" {
+	[ -n "${TLS_REGISTRY:-}" ] || skip "openssl is not installed"
+	run --separate-stderr nook_pull "$TLS_REGISTRY/test/busybox"
+	assert_failure
+	assert_one_line_error "pull \`$TLS_REGISTRY/test/busybox:latest\`" \
+		"TLS certificate of \`$TLS_REGISTRY\` not trusted" "--insecure"
+	[ -z "$(names)" ]
+}
+
+@test "--insecure over https: the certificate is not checked, HTTP/2 is spoken" {
+	[ -n "${TLS_REGISTRY:-}" ] || skip "openssl is not installed"
+	run --separate-stderr nook_pull --insecure "$TLS_REGISTRY/test/multi"
+	assert_status 0
+	[ "$(names)" = "$TLS_REGISTRY/test/multi:latest $IMAGE_DIGEST" ]
+	grep -q "\"GET /v2/test/multi/blobs/$LAYER HTTP/2.0\" 200 " "$TLS_LOG"
+	[ "$(grep -c '"GET /v2/test/multi/[^"]* HTTP/1' "$TLS_LOG")" = 0 ]
 }
 
 @test "connection refused names the registry" {
