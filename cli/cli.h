@@ -52,6 +52,8 @@ int cmd_nook(int argc, char **argv);
 /* Print err once and return NOOK_EXIT_ERROR; a usage error for `nook VERB`. */
 int cli_nook_fail(struct nook_error *err);
 int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* `nook network create|ls|inspect|rm` (cli/cmd-network.c); networks live in --storage. */
+int cmd_network(const struct nook_globals *g, int argc, char **argv);
 
 int cmd_spec(const struct oci_globals *g, int argc, char **argv);
 int cmd_create(const struct oci_globals *g, int argc, char **argv);

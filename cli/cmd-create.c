@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "common/util.h"
+#include "runtime/cloned-binary.h"
 #include "runtime/container.h"
 
 enum
@@ -98,7 +99,7 @@ int cmd_create(const struct oci_globals *g, int argc, char **argv)
 
   if (r != 0)
     return r == -2 ? 0 : r;
-  if (nook_container_create(&o, &err) < 0)
+  if (nook_cloned_binary_ensure(&err) < 0 || nook_container_create(&o, &err) < 0)
     return cli_fail(err);
   return 0;
 }
@@ -112,7 +113,7 @@ int cmd_run(const struct oci_globals *g, int argc, char **argv)
 
   if (r != 0)
     return r == -2 ? 0 : r;
-  if (nook_container_run(&o, &status, &err) < 0)
+  if (nook_cloned_binary_ensure(&err) < 0 || nook_container_run(&o, &status, &err) < 0)
     return cli_fail(err);
   return status;
 }

@@ -22,20 +22,6 @@ static void names(yajl_gen g, const char *key, const char *(*get)(size_t))
   yajl_gen_array_close(g);
 }
 
-/* The mount options nook applies: the parser also recognises idmap and ridmap, but id-mapped
- * mounts are refused (EOPNOTSUPP) until they are implemented, so they are not advertised. */
-static const char *mount_option(size_t i)
-{
-  static const char *supported[128];
-  static size_t n;
-
-  if (n == 0)
-    for (size_t k = 0; nook_mount_option_name(k) && n < ARRAY_SIZE(supported) - 1; k++)
-      if (!streq(nook_mount_option_name(k), "idmap") && !streq(nook_mount_option_name(k), "ridmap"))
-        supported[n++] = nook_mount_option_name(k);
-  return i < n ? supported[i] : NULL;
-}
-
 static void strings(yajl_gen g, const char *key, const char *const *v, size_t n)
 {
   nook_json_str(g, key);
@@ -121,7 +107,7 @@ static void linux_features(yajl_gen g)
   enabled(g, "intelRdt", false);
   nook_json_str(g, "mountExtensions");
   yajl_gen_map_open(g);
-  enabled(g, "idmap", false);
+  enabled(g, "idmap", nook_rootfs_idmap_supported());
   yajl_gen_map_close(g);
   yajl_gen_map_close(g);
 }
@@ -157,7 +143,7 @@ int cmd_features(const struct oci_globals *g_opts, int argc, char **argv)
   nook_json_kv_str(g, "ociVersionMin", "1.0.0");
   nook_json_kv_str(g, "ociVersionMax", "1.2.0");
   strings(g, "hooks", hooks, ARRAY_SIZE(hooks));
-  names(g, "mountOptions", mount_option);
+  names(g, "mountOptions", nook_mount_option_name);
   linux_features(g);
   nook_json_str(g, "annotations");
   yajl_gen_map_open(g);

@@ -422,6 +422,54 @@ int nook_fds_cloexec_from(int from, struct nook_error **err)
   return 0;
 }
 
+static bool fd_is_kept(int fd, const int *keep, size_t n_keep)
+{
+  for (size_t i = 0; i < n_keep; i++)
+    if (keep[i] == fd)
+      return true;
+  return false;
+}
+
+int nook_fds_close_from(int from, const int *keep, size_t n_keep, struct nook_error **err)
+{
+  _cleanup_closedir_ DIR *d = NULL;
+  struct dirent *de;
+
+#ifdef HAVE_CLOSE_RANGE
+  {
+    /* the gaps between the kept fds, in ascending order */
+    unsigned lo = (unsigned)from;
+    bool ok = true;
+    for (;;)
+      {
+        unsigned next = ~0U;
+        for (size_t i = 0; i < n_keep; i++)
+          if (keep[i] >= 0 && (unsigned)keep[i] >= lo && (unsigned)keep[i] < next)
+            next = (unsigned)keep[i];
+        if (next > lo && close_range(lo, next == ~0U ? ~0U : next - 1, 0) < 0)
+          ok = false;
+        if (next == ~0U || !ok)
+          break;
+        lo = next + 1;
+      }
+    if (ok)
+      return 0;
+  }
+#endif
+  d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return nook_error_set(err, errno, "open `/proc/self/fd`");
+  while ((de = readdir(d)) != NULL)
+    {
+      int fd;
+      if (nook_parse_int(de->d_name, &fd) < 0 || fd < from || fd == dirfd(d)
+          || fd_is_kept(fd, keep, n_keep))
+        continue;
+      close(fd);
+    }
+  return 0;
+}
+
 void nook_signals_reset(void)
 {
   struct

@@ -61,6 +61,9 @@ const char *nook_signal_name(int sig);
 
 /* Sets FD_CLOEXEC on every fd >= from (close_range, or a walk of /proc/self/fd). */
 int nook_fds_cloexec_from(int from, struct nook_error **err);
+/* Closes every fd >= from except the n_keep fds in keep (negative entries are ignored):
+ * close_range over the gaps, or a walk of /proc/self/fd. */
+int nook_fds_close_from(int from, const int *keep, size_t n_keep, struct nook_error **err);
 
 /* In a forked child before execve: every signal back to SIG_DFL, the mask emptied.  Uses the
  * raw system call, because glibc's sigaction() refuses the signals it reserves (32, 33), and an

@@ -27,6 +27,7 @@
 #include "runtime/init.h"
 #include "runtime/lifecycle.h"
 #include "runtime/namespaces.h"
+#include "runtime/rootfs.h"
 #include "runtime/seccomp.h"
 #include "runtime/terminal.h"
 
@@ -52,6 +53,7 @@ struct spawn
   int init_pidfd; /* the init, once known */
   struct nook_cgroup *cg;
   struct nook_seccomp_filter *seccomp; /* compiled before clone; NULL when none */
+  int *idmap_fds;                      /* idmapped trees per mount, until the init is ready */
   bool hooks_started;
   bool foreground;
 };
@@ -61,6 +63,7 @@ static void spawn_release(struct spawn *s)
   nook_spec_free(s->spec);
   nook_cgroup_free(s->cg);
   nook_seccomp_filter_free(s->seccomp);
+  nook_rootfs_idmap_free(s->idmap_fds, s->spec ? s->spec->n_mounts : 0);
   free(s->st.cgroup_path);
   free(s->raw);
   free(s->bundle);
@@ -295,10 +298,14 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
         .cgroup_sync = s->cg != NULL && cgroup_fd < 0,
         .late_flags = late_flags,
         .seccomp = s->seccomp,
+        .idmap_fds = s->idmap_fds,
       };
-      /* The state directory's fd carries the flock that `start` and `delete` wait for. */
+      /* The state directory's fd carries the flock that `start` and `delete` wait for; the
+       * cgroup's is a host directory, which /proc/self/fd/N would lead to (CVE-2024-21626). */
       close(fds[0]);
       close(s->dirfd);
+      if (cgroup_fd >= 0)
+        close(cgroup_fd);
       if (s->relay_fd >= 0)
         close(s->relay_fd);
       nook_init_main(&a);
@@ -449,7 +456,8 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
 
   if (nook_write_file_atomic_at(s->dirfd, "config.json", s->raw, s->raw_len, 0600, err) < 0)
     goto fail;
-  if (compile_seccomp(s, err) < 0)
+  if (compile_seccomp(s, err) < 0
+      || nook_rootfs_idmap_prepare(s->spec, s->bundle, &s->idmap_fds, err) < 0)
     goto fail;
   if (create)
     {
@@ -474,6 +482,7 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
     goto fail;
   if (sync_with_init(s, err) < 0)
     goto fail;
+  nook_rootfs_idmap_free(TAKE_PTR(s->idmap_fds), s->spec->n_mounts); /* attached by now */
   if (!s->ns.two_stage)
     s->child = 0; /* from here on it is the init, followed through init_pidfd */
   s->st.created_done = true;

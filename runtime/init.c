@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
@@ -345,12 +346,13 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
 {
   const struct nook_spec *spec = a->spec;
   const struct nook_process *p = spec->process;
+  const int keep[] = { a->sync_fd, a->fifo_fd, nook_log_fd() };
   bool retry_cwd = false;
 
   if (nook_rootfs_pivot(rctx, err) < 0)
     return -1;
   /* A cwd missing from the image is created, as crun does; if that fails, chdir says why. */
-  nook_mkdir_p(p->cwd, 0755, NULL);
+  nook_rootfs_mkdir_cwd(p->cwd);
   if (setup_terminal(a, err) < 0 || apply_sysctl(spec->linux, err) < 0)
     return -1;
   if (nook_rootfs_finalize(rctx, err) < 0 || join_keyring(a, err) < 0)
@@ -362,22 +364,28 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
       && nook_process_apply_cpu_affinity(p->exec_cpu_affinity.initial,
                                          "process.execCPUAffinity.initial", err) < 0)
     return -1;
-  if (nook_fds_cloexec_from(3 + a->preserve_fds, err) < 0)
+  /* Closed, not only close-on-exec: until execve, a directory fd of nook's would lead out of
+   * the root through /proc/self/fd/N for the chdir or the lookup of args[0] (CVE-2024-21626). */
+  if (nook_fds_close_from(3 + a->preserve_fds, keep, ARRAY_SIZE(keep), err) < 0
+      || nook_fds_cloexec_from(3 + a->preserve_fds, err) < 0)
     return -1;
-  if (change_dir(p->cwd, &retry_cwd, err) < 0)
+  if (change_dir(p->cwd, &retry_cwd, err) < 0
+      || (!retry_cwd && nook_rootfs_check_cwd(p->cwd, err) < 0))
     return -1;
   /* Without no_new_privs the kernel takes a filter only from a holder of CAP_SYS_ADMIN, so it
    * is loaded before the identity switch drops it, as runc and crun do.  The profile must then
-   * allow what the init still does: capset, prctl, setgroups, setresgid/setresuid, chdir, and
-   * below the sync send (sendmsg), poll/read on exec.fifo, the startContainer hooks'
-   * fork/exec/wait4, and execve.  With no_new_privs it is loaded last, and only that tail must
-   * be allowed. */
+   * allow what the init still does: capset, prctl, setgroups, setresgid/setresuid, chdir and
+   * getcwd (when the chdir had to wait for the identity switch), and below the sync send
+   * (sendmsg), poll/read on exec.fifo, the startContainer hooks' fork/exec/wait4, and execve.
+   * With no_new_privs it is loaded last, and only that tail must be allowed. */
   if (!p->no_new_privileges && load_seccomp(a, err) < 0)
     return -1;
   if (nook_process_set_identity(p, true, err) < 0)
     return -1;
   if (retry_cwd && chdir(p->cwd) < 0)
     return nook_error_set(err, errno, "process.cwd: chdir to `%s`", p->cwd);
+  if (retry_cwd && nook_rootfs_check_cwd(p->cwd, err) < 0)
+    return -1;
   if (nook_process_apply_no_new_privs(p, err) < 0)
     return -1;
   return p->no_new_privileges ? load_seccomp(a, err) : 0;
@@ -424,6 +432,7 @@ void nook_init_main(const struct nook_init_args *a)
     .bundle = a->bundle,
     .no_pivot = a->no_pivot,
     .in_userns = (a->ns->new_flags & CLONE_NEWUSER) || a->ns->join_fds[NOOK_NS_USER] >= 0,
+    .idmap_fds = a->idmap_fds,
   };
   int host_pid = 0;
 

@@ -80,6 +80,7 @@ struct nook_init_args
   bool cgroup_sync; /* wait for sync step 0 before anything else */
   int late_flags;   /* CLONE_NEW* to unshare after sync step 0 (the cgroup namespace) */
   const struct nook_seccomp_filter *seccomp; /* compiled by the parent; NULL when none */
+  const int *idmap_fds; /* per mount: the idmapped tree the parent prepared, or -1; or NULL */
 };
 
 /* Whether the init and parent do sync step 3. */

@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -105,6 +108,51 @@ int nook_userns_write_maps(pid_t pid, const struct nook_spec *spec, struct nook_
   if (lx->n_gid_mappings && write_map(pid, "gid_map", lx->gid_mappings, lx->n_gid_mappings, err) < 0)
     return nook_error_prefix(err, "linux.gidMappings");
   return 0;
+}
+
+/* The helper's side: waits for the parent to close the pipe, then exits. */
+static _noreturn_ void userns_helper(int fd)
+{
+  char c;
+
+  while (read(fd, &c, 1) < 0 && errno == EINTR)
+    ;
+  _exit(0);
+}
+
+int nook_userns_open_mapped(const struct nook_id_mapping *uid, size_t n_uid,
+                            const struct nook_id_mapping *gid, size_t n_gid, int *ret_fd,
+                            struct nook_error **err)
+{
+  _cleanup_close_ int rd = -1, wr = -1, fd = -1;
+  char path[64];
+  int p[2], r = 0;
+  pid_t pid;
+
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return nook_error_set(err, errno, "user namespace for an idmapped mount: pipe");
+  rd = p[0];
+  wr = p[1];
+  pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0)
+    return nook_error_set(err, errno, "user namespace for an idmapped mount: clone");
+  if (pid == 0)
+    {
+      close(wr);
+      userns_helper(rd);
+    }
+  snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+  if (write_map(pid, "uid_map", uid, n_uid, err) < 0
+      || write_map(pid, "gid_map", gid, n_gid, err) < 0)
+    r = nook_error_prefix(err, "user namespace for an idmapped mount");
+  else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    r = nook_error_set(err, errno, "user namespace for an idmapped mount: open `%s`", path);
+  close(TAKE_FD(wr)); /* the helper exits; its namespace lives on through fd */
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (r == 0)
+    *ret_fd = TAKE_FD(fd);
+  return r;
 }
 
 int nook_timens_write_offsets(const struct nook_spec *spec, struct nook_error **err)

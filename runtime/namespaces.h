@@ -32,6 +32,13 @@ int nook_ns_join(const struct nook_ns_plan *plan, struct nook_error **err);
  * which holds the privileges in the parent user namespace). */
 int nook_userns_write_maps(pid_t pid, const struct nook_spec *spec, struct nook_error **err);
 
+/* A user namespace with these uid and gid maps, for mount_setattr(MOUNT_ATTR_IDMAP): a helper
+ * process is cloned into it, the maps are written, its ns/user is opened (O_CLOEXEC) into
+ * *ret_fd and the helper exits.  Errors name the map that the kernel refused. */
+int nook_userns_open_mapped(const struct nook_id_mapping *uid, size_t n_uid,
+                            const struct nook_id_mapping *gid, size_t n_gid, int *ret_fd,
+                            struct nook_error **err);
+
 /* Writes /proc/self/timens_offsets from linux.timeOffsets; must run after unshare(CLONE_NEWTIME)
  * and before the first process enters the namespace (i.e. before fork). */
 int nook_timens_write_offsets(const struct nook_spec *spec, struct nook_error **err);

@@ -53,6 +53,16 @@ int rootfs_resolve_mount_on_fd(const char *source, int fd, const char *fallback,
 int rootfs_resolve_remount_bind(int fd, const char *fallback, unsigned long set,
                                 unsigned long clear, const char *what, struct nook_error **err);
 
+/* ---- idmapped mounts (rootfs-idmap.c) ------------------------------------------------------ */
+
+/* Whether mount m wants an idmapping (idmap, ridmap or mappings); *ret_recursive (optional):
+ * ridmap. */
+bool rootfs_idmap_wanted(const struct nook_mount *m, bool *ret_recursive);
+
+/* Attaches a prepared idmapped tree on the resolved destination (move_mount).  Returns 0, or < 0
+ * with err set to "WHAT: move_mount: strerror". */
+int rootfs_idmap_attach(int tree_fd, int target_fd, const char *what, struct nook_error **err);
+
 /* ---- /dev (rootfs-devices.c) -------------------------------------------------------------- */
 
 /* Creates the default devices not in linux.devices, then linux.devices, then the /dev

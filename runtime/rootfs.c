@@ -21,32 +21,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/mount-api.h"
 #include "common/util.h"
 #include "runtime/rootfs.h"
 #include "runtime/rootfs-internal.h"
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x01
-#define MOUNT_ATTR_NOSUID 0x02
-#define MOUNT_ATTR_NODEV 0x04
-#define MOUNT_ATTR_NOEXEC 0x08
-#define MOUNT_ATTR__ATIME 0x70
-#define MOUNT_ATTR_RELATIME 0x00
-#define MOUNT_ATTR_NOATIME 0x10
-#define MOUNT_ATTR_STRICTATIME 0x20
-#define MOUNT_ATTR_NODIRATIME 0x80
-#endif
-#ifndef MOUNT_ATTR_NOSYMFOLLOW
-#define MOUNT_ATTR_NOSYMFOLLOW 0x00200000
-#endif
 #ifndef MS_NOSYMFOLLOW
 #define MS_NOSYMFOLLOW 256
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
 #endif
 
 /* ---- mount options ------------------------------------------------------------------------ */
@@ -110,7 +91,7 @@ static const struct mount_option
   { "rnoatime", K_RATIME, MOUNT_ATTR_NOATIME },   { "ratime", K_RATIME, MOUNT_ATTR_RELATIME },
   { "rstrictatime", K_RATIME, MOUNT_ATTR_STRICTATIME },
   { "rnostrictatime", K_RATIME, MOUNT_ATTR_RELATIME },
-  /* nook's own: tmpfs copy-up, and idmapped mounts (refused for now) */
+  /* nook's own: tmpfs copy-up; idmapped mounts (rootfs-idmap.c) */
   { "tmpcopyup", K_EXTRA, EXTRA_TMPCOPYUP },
   { "idmap", K_EXTRA, EXTRA_IDMAP },              { "ridmap", K_EXTRA, EXTRA_IDMAP },
 };
@@ -122,12 +103,6 @@ struct mount_req
   struct nook_mount_flags f;
   unsigned long long attr_set, attr_clr; /* MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE) */
   unsigned extra;                        /* EXTRA_* */
-};
-
-/* The kernel's struct mount_attr (glibc's <sys/mount.h> has it only since 2.36). */
-struct kmount_attr
-{
-  unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
 const char *nook_mount_option_name(size_t i)
@@ -368,7 +343,7 @@ static int mount_finish(struct mnt_job *j, bool remount, struct nook_error **err
     }
   if (j->req.attr_set || j->req.attr_clr)
     {
-      struct kmount_attr a = { .attr_set = j->req.attr_set, .attr_clr = j->req.attr_clr };
+      struct nook_mount_attr a = { .attr_set = j->req.attr_set, .attr_clr = j->req.attr_clr };
       if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
         return nook_error_set(err, errno, "%s: mount_setattr", j->what);
     }
@@ -396,6 +371,24 @@ static int mount_bind(struct mnt_job *j, const char *source, struct nook_error *
   if (rootfs_resolve_mount_on_fd(src, fd, NULL, NULL, MS_BIND | (j->req.f.flags & MS_REC), NULL,
                                  j->what, err)
       < 0)
+    return -1;
+  return mount_finish(j, true, err);
+}
+
+/* A tree prepared by nook_rootfs_idmap_prepare(), attached at the destination; then the flags
+ * and propagation of the options as for any bind. */
+static int mount_idmapped(struct mnt_job *j, int tree_fd, struct nook_error **err)
+{
+  _cleanup_close_ int fd = -1;
+  struct stat st;
+
+  if (fstat(tree_fd, &st) < 0)
+    return nook_error_set(err, errno, "%s: stat the source", j->what);
+  if (rootfs_resolve_root_open(j->rootfd, j->rel, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE,
+                               &fd, err)
+      < 0)
+    return nook_error_prefix(err, "%s", j->what);
+  if (rootfs_idmap_attach(tree_fd, fd, j->what, err) < 0)
     return -1;
   return mount_finish(j, true, err);
 }
@@ -692,7 +685,7 @@ static int mount_cgroup(struct mnt_job *j, struct nook_error **err)
 }
 
 static int mount_entry(const struct nook_rootfs_ctx *ctx, int rootfd, const struct nook_mount *m,
-                       struct nook_error **err)
+                       int idmap_fd, struct nook_error **err)
 {
   struct mnt_job j = { .ctx = ctx, .rootfd = rootfd, .m = m };
   const char *type = m->type;
@@ -712,8 +705,10 @@ static int mount_entry(const struct nook_rootfs_ctx *ctx, int rootfd, const stru
       j.req.f.flags |= MS_BIND;
       j.req.f.bind = true;
     }
-  if ((j.req.extra & EXTRA_IDMAP) || m->n_uid_mappings || m->n_gid_mappings)
-    r = nook_error_set(err, EOPNOTSUPP, "%s: idmapped mounts are not supported", j.what);
+  if (idmap_fd >= 0)
+    r = mount_idmapped(&j, idmap_fd, err);
+  else if (rootfs_idmap_wanted(m, NULL))
+    r = nook_error_setx(err, EINVAL, "%s: the idmapped mount was not prepared", j.what);
   else if (j.req.f.bind)
     r = mount_bind(&j, m->source, err);
   else if (type == NULL)
@@ -770,7 +765,8 @@ int nook_rootfs_prepare(const struct nook_rootfs_ctx *ctx, struct nook_error **e
   if (rootfd < 0)
     return nook_error_set(err, errno, "open the rootfs `%s`", ctx->rootfs);
   for (size_t i = 0; i < spec->n_mounts; i++)
-    if (mount_entry(ctx, rootfd, &spec->mounts[i], err) < 0)
+    if (mount_entry(ctx, rootfd, &spec->mounts[i], ctx->idmap_fds ? ctx->idmap_fds[i] : -1, err)
+        < 0)
       return -1;
   if (rootfs_devices_dev_is_bind_mounted(spec))
     return 0;
@@ -891,6 +887,32 @@ int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **
     return -1;
   if (prop && mount(NULL, "/", NULL, prop, NULL) < 0)
     return nook_error_set(err, errno, "set the propagation of `/` to `%s`", l->rootfs_propagation);
+  return 0;
+}
+
+void nook_rootfs_mkdir_cwd(const char *cwd)
+{
+  _cleanup_free_ char *rel = rootfs_resolve_path_clean_rel(cwd);
+  _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int fd = -1;
+
+  if (rootfd >= 0)
+    (void)rootfs_resolve_root_open(rootfd, rel, CREATE_DIR, &fd, NULL);
+}
+
+int nook_rootfs_check_cwd(const char *cwd, struct nook_error **err)
+{
+  _cleanup_free_ char *wd = getcwd(NULL, 0);
+
+  /* getcwd(2) answers "(unreachable)/..." for a directory outside the root, which glibc turns
+   * into ENOENT: the cwd was reached through a magic link such as /proc/self/fd/N */
+  if (wd == NULL && errno == ENOENT)
+    return nook_error_setx(
+        err, EPERM, "process.cwd: `%s` is outside the container's root (CVE-2024-21626)", cwd);
+  if (wd == NULL)
+    return nook_error_set(err, errno, "process.cwd: check `%s`", cwd);
+  if (wd[0] != '/')
+    return nook_error_setx(err, EPERM, "process.cwd: `%s` is outside the container's root", cwd);
   return 0;
 }
 

@@ -19,6 +19,7 @@ struct nook_rootfs_ctx
   const char *bundle; /* canonical absolute bundle dir: relative bind sources resolve here */
   bool no_pivot;      /* --no-pivot: MS_MOVE the rootfs onto / and chroot */
   bool in_userns;     /* a new user namespace: devices are bind-mounted, not mknod'ed */
+  const int *idmap_fds; /* per spec->mounts[i]: its idmapped tree, or -1; NULL when none */
 };
 
 /* Step 1, before pivot_root: makes "/" a slave/private mount (rootfsPropagation, default
@@ -46,6 +47,28 @@ int nook_rootfs_finalize(const struct nook_rootfs_ctx *ctx, struct nook_error **
 /* Bind-mounts the pty slave at path (e.g. "/dev/pts/3") onto /dev/console, creating it if
  * needed; called between step 2 and step 3 when process.terminal is true. */
 int nook_rootfs_mount_console(const char *slave_path, struct nook_error **err);
+
+/* After pivot_root: creates process.cwd when it is missing, resolved inside the root without
+ * following magic links (a /proc/self/fd/N path creates nothing); failures are left to the
+ * chdir that follows. */
+void nook_rootfs_mkdir_cwd(const char *cwd);
+
+/* After the chdir to process.cwd: fails (EPERM) when the current directory is not below the
+ * root, as runc's verifyCwd (CVE-2024-21626: a cwd reached through an fd of the runtime). */
+int nook_rootfs_check_cwd(const char *cwd, struct nook_error **err);
+
+/* Idmapped mounts (mounts[].uidMappings/gidMappings, options idmap and ridmap), prepared by the
+ * parent before clone: for each such mount, a detached copy of its source (open_tree) with the
+ * idmapping applied (mount_setattr MOUNT_ATTR_IDMAP, through a helper user namespace holding the
+ * mapping), which step 1 attaches at the destination.  *ret_fds gets spec->n_mounts fds (-1
+ * where no idmap is wanted; O_CLOEXEC), or NULL when no mount wants one.  Errors name the mount;
+ * a filesystem without idmap support is EINVAL "... does not support idmapped mounts". */
+int nook_rootfs_idmap_prepare(const struct nook_spec *spec, const char *bundle, int **ret_fds,
+                              struct nook_error **err);
+void nook_rootfs_idmap_free(int *fds, size_t n);
+
+/* Whether the kernel has mount_setattr(2), hence idmapped mounts (`features`). */
+bool nook_rootfs_idmap_supported(void);
 
 /* Parses a mount options list into MS_* flags, propagation flags and the data string for the
  * filesystem (unknown options go to data, comma-separated).  Exposed for unit tests. */

@@ -127,9 +127,33 @@ static int validate_root(const struct nook_spec *spec, struct nook_error **err)
   return 0;
 }
 
-static bool is_bind(char **options)
+static bool is_bind(const struct nook_mount *m)
 {
-  return nook_strv_contains(options, "bind") || nook_strv_contains(options, "rbind");
+  return nook_strv_contains(m->options, "bind") || nook_strv_contains(m->options, "rbind")
+         || streq(m->type, "bind");
+}
+
+/* The idmap and ridmap options without mappings of the mount's own take the container's, so
+ * there must be some (runtime-spec: an error otherwise); and only a bind can be idmapped. */
+static int validate_idmap(const struct nook_spec *spec, const struct nook_mount *m, size_t i,
+                          struct nook_error **err)
+{
+  const struct nook_linux *l = spec->linux;
+  const char *opt = nook_strv_contains(m->options, "ridmap")  ? "ridmap"
+                    : nook_strv_contains(m->options, "idmap") ? "idmap"
+                                                              : NULL;
+
+  if (opt == NULL)
+    return 0;
+  if (!is_bind(m))
+    return spec_error(err, NULL, "mounts[%zu]: `%s` needs a bind mount", i, opt);
+  if (m->n_uid_mappings == 0 && m->n_gid_mappings == 0
+      && (l == NULL || l->n_uid_mappings == 0 || l->n_gid_mappings == 0))
+    return spec_error(err, NULL,
+                      "mounts[%zu]: `%s` without uidMappings and gidMappings needs those of "
+                      "a user namespace in linux.uidMappings and gidMappings",
+                      i, opt);
+  return 0;
 }
 
 static int validate_mounts(const struct nook_spec *spec, struct nook_error **err)
@@ -147,11 +171,13 @@ static int validate_mounts(const struct nook_spec *spec, struct nook_error **err
                     "taken as relative to `/`",
                     i, t);
         }
+      if (validate_idmap(spec, m, i, err) < 0)
+        return -1;
       if (m->n_uid_mappings == 0 && m->n_gid_mappings == 0)
         continue;
       if (m->n_uid_mappings == 0 || m->n_gid_mappings == 0)
         return spec_error(err, NULL, "mounts[%zu]: uidMappings and gidMappings go together", i);
-      if (!is_bind(m->options))
+      if (!is_bind(m))
         return spec_error(err, NULL, "mounts[%zu]: uidMappings and gidMappings need a bind mount",
                           i);
       if (!is_absolute(m->source))

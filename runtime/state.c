@@ -35,6 +35,11 @@ int nook_id_validate(const char *id, struct nook_error **err)
     return nook_error_setx(err, EINVAL, "container id `%.32s...` is longer than 1024 characters", id);
   if (streq(id, ".") || streq(id, ".."))
     return nook_error_setx(err, EINVAL, "invalid container id `%s`", id);
+  /* --root also holds nook's own files (.seccomp-cache): `delete --force .seccomp-cache` must
+   * not remove them as if they were a container, so no id may look like one. */
+  if (id[0] == '.')
+    return nook_error_setx(err, EINVAL, "invalid container id `%s`: it must not start with `.`",
+                           id);
   for (const char *p = id; *p; p++)
     {
       char c = *p;

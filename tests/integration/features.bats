@@ -25,8 +25,8 @@ load helpers
 	echo "$output" | jq -e '
 		.ociVersionMax == "1.2.0" and (.hooks | length) == 6
 		and (.linux.namespaces | sort) == ["cgroup","ipc","mount","network","pid","time","user","uts"]
-		and (.mountOptions | index("idmap")) == null
-		and .linux.mountExtensions.idmap.enabled == false
+		and (.mountOptions | index("idmap")) != null and (.mountOptions | index("ridmap")) != null
+		and .linux.mountExtensions.idmap.enabled == true
 		and .linux.cgroup.systemd == false' >/dev/null || {
 		echo "$output" | head -c 2000 >&2
 		false

@@ -239,6 +239,19 @@ load helpers
 	assert_output ""
 }
 
+@test "ids starting with . are refused: delete --force keeps nook's .seccomp-cache" {
+	require_nook "nook's own files under --root"
+	mkdir -p "$ROOT/.seccomp-cache"
+	touch "$ROOT/.seccomp-cache/x.bpf"
+	run runtime delete --force .seccomp-cache
+	assert_failure
+	[ -e "$ROOT/.seccomp-cache/x.bpf" ]
+	run create_container .hidden
+	assert_failure
+	rm -rf "$ROOT/.seccomp-cache"
+	state_root_is_empty
+}
+
 @test "invalid container ids: one line naming the id" {
 	require_nook "exact error line"
 	run --separate-stderr runtime create --bundle "$BUNDLE" 'a/b'

@@ -694,6 +694,12 @@ static void test_validate(void)
                        " 'uidMappings': [{'containerID': 0, 'hostID': 1, 'size': 1}],"
                        " 'gidMappings': [{'containerID': 0, 'hostID': 1, 'size': 1}]}]"),
                  "config.json: mounts[0]: uidMappings and gidMappings need a bind mount");
+  expect_invalid(
+      VALID("'mounts': [{'destination': '/d', 'source': '/s', 'options': ['bind', 'idmap']}]"),
+      "config.json: mounts[0]: `idmap` without uidMappings and gidMappings needs those "
+      "of a user namespace in linux.uidMappings and gidMappings");
+  expect_invalid(VALID("'mounts': [{'destination': '/d', 'type': 'tmpfs', 'options': ['ridmap']}]"),
+                 "config.json: mounts[0]: `ridmap` needs a bind mount");
 }
 
 static void test_load_and_helpers(void)

@@ -64,6 +64,7 @@ static void test_ids(void)
   tap_ok(nook_id_validate("a/b", &err) < 0 && strstr(err->msg, "`a/b`"), "id with / refused, named");
   nook_error_freep(&err);
   tap_ok(nook_id_validate("..", NULL) < 0, "id .. refused");
+  tap_ok(nook_id_validate(".seccomp-cache", NULL) < 0, "id with a leading . refused (nook's files)");
   tap_ok(nook_id_validate("", NULL) < 0, "empty id refused");
   tap_ok(nook_id_validate(long_id, NULL) < 0, "1025-character id refused");
   long_id[1024] = '\0';
@@ -133,6 +134,26 @@ static void test_atomic_write(void)
   tap_ok(nook_rm_rf_at(AT_FDCWD, dir, NULL) == 0 && access(dir, F_OK) < 0, "rm -rf");
 }
 
+static void test_close_from(void)
+{
+  int fds[6], keep[2];
+  bool open_after[6];
+
+  for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+    fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  keep[0] = fds[1];
+  keep[1] = fds[4];
+  tap_ok(nook_fds_close_from(fds[0], keep, ARRAY_SIZE(keep), NULL) == 0, "close_from");
+  for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+    open_after[i] = fcntl(fds[i], F_GETFD) >= 0;
+  tap_ok(!open_after[0] && open_after[1] && !open_after[2] && !open_after[3] && open_after[4]
+             && !open_after[5],
+         "close_from closes all but the kept fds");
+  tap_ok(fcntl(2, F_GETFD) >= 0, "close_from leaves fds below from");
+  close(fds[1]);
+  close(fds[4]);
+}
+
 int main(void)
 {
   test_numbers();
@@ -141,5 +162,6 @@ int main(void)
   test_ids();
   test_state_store();
   test_atomic_write();
+  test_close_from();
   return tap_done();
 }

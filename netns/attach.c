@@ -1,0 +1,317 @@
+/* One container on one network: attach, detach, and the text of its /etc/hosts and
+ * /etc/resolv.conf.  Attach costs a handful of netlink round trips: see
+ * tests/bench/bench-netns.c and docs/benchmarks.md. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nettle/sha2.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "netns/netns-internal.h"
+
+#define CTR_IF "eth0"
+
+void netns_veth_name(const char *id, char ret[IFNAMSIZ])
+{
+  uint8_t d[SHA256_DIGEST_SIZE];
+  struct sha256_ctx c;
+
+  sha256_init(&c);
+  sha256_update(&c, strlen(id), (const uint8_t *)id);
+  sha256_digest(&c, sizeof(d), d);
+  snprintf(ret, IFNAMSIZ, "nk%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2], d[3], d[4], d[5]);
+}
+
+void netns_mac_from_ipv4(struct in_addr addr, uint8_t ret[6])
+{
+  ret[0] = 0x02; /* locally administered, unicast */
+  ret[1] = 0x42;
+  memcpy(ret + 2, &addr.s_addr, 4);
+}
+
+/* ip_forward is needed for the containers' traffic to leave the host (and for published ports
+ * reached from other machines); it is turned on once, by the first container, and said so. */
+static int ip_forward_ensure(const char *network, bool *ret_enabled, struct nook_error **err)
+{
+  _cleanup_free_ char *v = NULL;
+
+  *ret_enabled = false;
+  if (netns_sysctl_read(-1, "net/ipv4/ip_forward", &v, err) < 0)
+    return -1;
+  if (streq(v, "1"))
+    return 0;
+  if (netns_sysctl_write(-1, "net/ipv4/ip_forward", "1", err) < 0)
+    return -1;
+  nook_log(NOOK_LOG_INFO,
+           "enabled net.ipv4.ip_forward: network `%s` routes its containers' traffic", network);
+  *ret_enabled = true;
+  return 0;
+}
+
+/* What attach_links() did, for the undo. */
+enum
+{
+  DONE_VETH = 1 << 0,
+  DONE_NAT = 1 << 1,
+};
+
+/* Everything after the lease: the veth pair, the container's side, the rules. */
+static int attach_links(const struct netns_attach_config *cfg, const struct nook_network *net,
+                        struct nl_sock *host, bool fresh, struct netns_attachment *a,
+                        unsigned *done, struct nook_error **err)
+{
+  _cleanup_nl_sock_ struct nl_sock *ctr = NULL;
+  struct nl_veth v = { .name = a->host_if,
+                       .peer = CTR_IF,
+                       .peer_netns_fd = cfg->netns_fd,
+                       .peer_mac = a->mac,
+                       .master = net->bridge,
+                       .up = true };
+
+  if (nl_link_add_veth(host, &v, err) < 0)
+    return -1;
+  *done |= DONE_VETH;
+  if (nl_bridge_port_set_hairpin(host, a->host_if, true, err) < 0
+      || nl_sock_open(cfg->netns_fd, &ctr, err) < 0
+      || nl_addr_add(ctr, CTR_IF, AF_INET, &a->addr, net->prefix, err) < 0
+      || nl_link_set_up(ctr, CTR_IF, true, err) < 0
+      || nl_route_add_default(ctr, CTR_IF, AF_INET, &net->gateway, err) < 0
+      || nl_link_set_up(ctr, "lo", true, err) < 0
+      || (fresh ? nat_container_add_new(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err)
+                : nat_container_add(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err))
+             < 0)
+    return -1;
+  *done |= DONE_NAT;
+  return ip_forward_ensure(net->name, &a->ip_forward_enabled, err);
+}
+
+static int allocate(const struct netns_attach_config *cfg, const struct nook_network *net,
+                    struct in_addr *ret, bool *ret_new, struct nook_error **err)
+{
+  _cleanup_error_ struct nook_error *e = NULL;
+  size_t n = 0;
+  int r = ipam_lease_allocate(cfg->state_dir, net, cfg->id, cfg->name, ret, ret_new, &e);
+
+  if (r != -ENOSPC || cfg->alive == NULL)
+    return netns_error_move(err, &e, r);
+  /* full: leases of containers that are gone (a crash) may be what fills it */
+  if (ipam_lease_reclaim(cfg->state_dir, net->name, cfg->alive, cfg->alive_data, &n, err) < 0)
+    return -1;
+  if (n == 0)
+    return netns_error_move(err, &e, r);
+  return ipam_lease_allocate(cfg->state_dir, net, cfg->id, cfg->name, ret, ret_new, err);
+}
+
+int netns_container_attach(const struct netns_attach_config *cfg, struct netns_attachment *ret,
+                           struct nook_error **err)
+{
+  const char *network = cfg->network ? cfg->network : NETWORK_DEFAULT;
+  _cleanup_network_ struct nook_network *net = NULL;
+  _cleanup_nl_sock_ struct nl_sock *host = NULL;
+  struct netns_attachment a = { .ip_forward_enabled = false };
+  bool fresh = false;
+  unsigned done = 0;
+
+  if (netns_id_validate(cfg->id, err) < 0)
+    return -EINVAL;
+  if (cfg->netns_fd < 0)
+    return nook_error_setx(err, EBADF, "attach container `%s`: no network namespace", cfg->id);
+  if (network_config_load(cfg->state_dir, network, &net, err) < 0
+      || nl_sock_open(-1, &host, err) < 0 || network_bridge_ensure(host, net, NULL, err) < 0
+      || allocate(cfg, net, &a.addr, &fresh, err) < 0)
+    return nook_error_prefix(err, "attach container `%s` to network `%s`", cfg->id, network);
+  netns_veth_name(cfg->id, a.host_if);
+  netns_mac_from_ipv4(a.addr, a.mac);
+  a.prefix = net->prefix;
+  a.gateway = net->gateway;
+  if (attach_links(cfg, net, host, fresh, &a, &done, err) < 0)
+    {
+      /* undo what this call did, quietly (the first error is the one to report), and nothing
+       * else: attaching a container twice must not detach it */
+      bool rules_gone = true;
+
+      if (done & DONE_VETH)
+        nl_link_del(host, a.host_if, NULL);
+      if (done & DONE_NAT)
+        rules_gone = nat_container_remove(cfg->id, NULL) == 0;
+      if (fresh && rules_gone) /* no lease without rules: see nat_container_add_new() */
+        ipam_lease_release(cfg->state_dir, net->name, cfg->id, NULL);
+      return nook_error_prefix(err, "attach container `%s` to network `%s`", cfg->id, network);
+    }
+  *ret = a;
+  return 0;
+}
+
+/* Releases the lease of id in one network, or in all when network is NULL. */
+static int release_leases(const char *state_dir, const char *network, const char *id,
+                          struct nook_error **err)
+{
+  struct nook_network **v = NULL;
+  size_t n = 0;
+  int r = 0;
+
+  if (network)
+    {
+      r = ipam_lease_release(state_dir, network, id, err);
+      return r == -ENOENT ? 0 : r < 0 ? r : 0;
+    }
+  if (network_config_list(state_dir, &v, &n, err) < 0)
+    return -1;
+  /* all of them, even after one failed: the first error is reported */
+  for (size_t i = 0; i < n; i++)
+    {
+      int q = ipam_lease_release(state_dir, v[i]->name, id, err);
+      if (q < 0 && r == 0)
+        r = q;
+    }
+  network_list_free(v, n);
+  return r;
+}
+
+int netns_container_detach(const char *state_dir, const char *network, const char *id,
+                           struct nook_error **err)
+{
+  _cleanup_nl_sock_ struct nl_sock *host = NULL;
+  _cleanup_error_ struct nook_error *e = NULL;
+  char host_if[IFNAMSIZ];
+  int r, first = 0;
+
+  if (netns_id_validate(id, err) < 0)
+    return -EINVAL;
+  netns_veth_name(id, host_if);
+  /* each step runs whatever the others did: after a crash any of them may be done already */
+  r = nl_sock_open(-1, &host, &e);
+  if (r == 0)
+    r = nl_link_del(host, host_if, &e);
+  if (r == -ENODEV)
+    nook_error_freep(&e);
+  else if (r < 0)
+    first = netns_error_move(err, &e, r);
+  r = nat_container_remove(id, &e);
+  if (r < 0)
+    {
+      /* the lease stays while rules may: a later detach retries, and attach knows that a
+       * container without a lease has no rules */
+      netns_error_move(err, &e, r);
+      return nook_error_prefix(err, "detach container `%s`", id);
+    }
+  r = release_leases(state_dir, network, id, &e);
+  if (r < 0 && first == 0)
+    first = netns_error_move(err, &e, r);
+  if (first < 0)
+    return nook_error_prefix(err, "detach container `%s`", id);
+  return 0;
+}
+
+/* ---- /etc files ------------------------------------------------------------------------- */
+
+char *netns_hosts_format(const char *names, struct in_addr self, const char *self_id,
+                         const struct ipam_lease *leases, size_t n)
+{
+  char *text = NULL, a[INET_ADDRSTRLEN];
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+
+  if (f == NULL)
+    abort(); /* only for lack of memory */
+  fputs("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", f);
+  if (names && *names)
+    fprintf(f, "%s\t%s\n", ipv4_format(self, a), names);
+  for (size_t i = 0; i < n; i++)
+    if (leases[i].name && !streq(leases[i].id, self_id))
+      fprintf(f, "%s\t%s\n", ipv4_format(leases[i].addr, a), leases[i].name);
+  if (fclose(f) != 0)
+    abort();
+  return text;
+}
+
+/* A nameserver a container on an IPv4 bridge can use: not loopback (the host's 127.0.0.53
+ * is not the container's), and not IPv6 (the networks have no IPv6 yet), as podman does. */
+static bool nameserver_usable(const char *addr)
+{
+  struct in_addr a4;
+  return inet_pton(AF_INET, addr, &a4) == 1 && (ntohl(a4.s_addr) >> 24) != 127;
+}
+
+/* Appends text to f without its unusable nameserver lines; returns how many were kept. */
+static size_t resolv_filter(char *text, FILE *f)
+{
+  size_t kept = 0;
+  char *line = text, *next;
+
+  for (; line && *line; line = next)
+    {
+      char *p = line, addr[64];
+      next = strchr(line, '\n');
+      if (next)
+        *next++ = '\0';
+      while (isspace((unsigned char)*p))
+        p++;
+      if (nook_has_prefix(p, "nameserver") && isspace((unsigned char)p[10]))
+        {
+          if (sscanf(p + 10, " %63s", addr) != 1 || !nameserver_usable(addr))
+            continue;
+          kept++;
+        }
+      fprintf(f, "%s\n", line);
+    }
+  return kept;
+}
+
+static int read_optional(const char *path, char **ret, struct nook_error **err)
+{
+  _cleanup_error_ struct nook_error *e = NULL;
+  int r = nook_read_file_at(AT_FDCWD, path, 1 << 20, ret, NULL, &e);
+
+  if (r == -ENOENT)
+    {
+      *ret = NULL;
+      return 0;
+    }
+  return netns_error_move(err, &e, r);
+}
+
+int netns_resolv_conf_render(const char *path, char **ret, struct nook_error **err)
+{
+  _cleanup_free_ char *host = NULL, *resolved = NULL, *text = NULL;
+  size_t len = 0, kept;
+  FILE *f;
+
+  if (read_optional(path ? path : "/etc/resolv.conf", &host, err) < 0)
+    return -1;
+  f = open_memstream(&text, &len);
+  if (f == NULL)
+    return nook_error_set(err, errno, "open_memstream");
+  kept = resolv_filter(host, f);
+  if (kept == 0 && path == NULL)
+    {
+      /* systemd-resolved: its stub is loopback, its upstream servers are not */
+      if (read_optional("/run/systemd/resolve/resolv.conf", &resolved, err) < 0)
+        {
+          fclose(f);
+          return -1;
+        }
+      if (resolved)
+        {
+          fclose(f);
+          free(TAKE_PTR(text));
+          f = open_memstream(&text, &len);
+          if (f == NULL)
+            return nook_error_set(err, errno, "open_memstream");
+          kept = resolv_filter(resolved, f);
+        }
+    }
+  if (kept == 0)
+    fputs("# nook: the host's resolv.conf names no nameserver a container can reach (loopback\n"
+          "# and IPv6 ones are left out); add a `nameserver` line here\n",
+          f);
+  if (fclose(f) != 0)
+    return nook_error_set(err, errno, "resolv.conf");
+  *ret = TAKE_PTR(text);
+  return 0;
+}
