@@ -64,80 +64,85 @@ static int doc_kind(const struct registry_doc *d, const char **ret, struct nook_
 }
 
 /* GET a manifest by REFERENCE and check it: against WANT_DIGEST when not NULL (a pull by
- * digest, an index entry) and against the registry's Docker-Content-Digest when it sends one.
- * Stores it as a blob; *ret_digest gets its digest. */
-static int fetch_doc(struct registry_client *c, struct image_store *s, const char *reference,
-                     const char *want_digest, struct registry_doc *ret, char **ret_digest,
-                     struct nook_error **err)
+ * digest, an index entry), against the registry's Docker-Content-Digest when it sends one, and
+ * for its kind (*ret_kind: IMAGE_MT_OCI_INDEX or IMAGE_MT_OCI_MANIFEST). */
+static int fetch_doc(struct registry_client *c, const char *reference, const char *want_digest,
+                     struct registry_doc *ret, char ret_digest[IMAGE_DIGEST_LEN + 1],
+                     const char **ret_kind, struct nook_error **err)
 {
   struct registry_doc d = { 0 };
-  char digest[IMAGE_DIGEST_LEN + 1];
   int r;
 
   r = registry_get_manifest(c, reference, ACCEPT_MANIFESTS, &d, err);
   if (r < 0)
     return r;
-  image_digest_buf(d.data, d.len, digest);
-  if (want_digest && !streq(want_digest, digest))
+  image_digest_buf(d.data, d.len, ret_digest);
+  if (want_digest && !streq(want_digest, ret_digest))
     r = nook_error_setx(err, EINVAL, "manifest `%s`: the registry sent content with digest `%s`",
-                        want_digest, digest);
+                        want_digest, ret_digest);
   else if (d.docker_digest && image_digest_valid(d.docker_digest)
-           && !streq(d.docker_digest, digest))
+           && !streq(d.docker_digest, ret_digest))
     r = nook_error_setx(err, EINVAL,
                         "manifest `%s`: the registry says its digest is `%s`, it is `%s`",
-                        reference, d.docker_digest, digest);
+                        reference, d.docker_digest, ret_digest);
   else
-    r = image_blob_put(s, d.data, d.len, digest, NULL, err);
+    r = doc_kind(&d, ret_kind, err);
   if (r < 0)
     {
       registry_doc_clear(&d);
       return r;
     }
   *ret = d;
-  *ret_digest = xstrdup(digest);
   return 0;
 }
 
-/* The image manifest for this host that REF names (through an index when it names one). */
+/* The image manifest for this host that REF names (through an index when it names one).
+ * Both are stored as blobs once they have been checked and parsed. */
 static int resolve_manifest(struct registry_client *c, struct image_store *s,
                             const struct image_ref *ref, struct image_manifest **ret,
                             char **ret_digest, struct nook_error **err)
 {
-  struct registry_doc d = { 0 };
-  _cleanup_free_ char *digest = NULL;
+  struct registry_doc top = { 0 }, d = { 0 };
+  char top_digest[IMAGE_DIGEST_LEN + 1], digest[IMAGE_DIGEST_LEN + 1];
+  struct image_manifest *m = NULL;
   struct image_index *idx = NULL;
   const char *kind = NULL;
   int r;
 
-  r = fetch_doc(c, s, ref->digest ? ref->digest : ref->tag, ref->digest, &d, &digest, err);
-  if (r >= 0)
-    r = doc_kind(&d, &kind, err);
+  r = fetch_doc(c, ref->digest ? ref->digest : ref->tag, ref->digest, &top, top_digest, &kind,
+                err);
   if (r >= 0 && streq(kind, IMAGE_MT_OCI_INDEX))
     {
       const struct image_descriptor *desc = NULL;
-      _cleanup_free_ char *want = NULL;
 
-      r = image_index_parse(d.data, d.len, &idx, err);
+      r = image_index_parse(top.data, top.len, &idx, err);
       if (r >= 0 && !(desc = image_index_select(idx, err)))
         r = -ENOENT;
       if (r >= 0)
-        {
-          want = xstrdup(desc->digest);
-          registry_doc_clear(&d);
-          free(digest);
-          digest = NULL;
-          r = fetch_doc(c, s, want, want, &d, &digest, err);
-        }
-      if (r >= 0)
-        r = doc_kind(&d, &kind, err);
+        r = fetch_doc(c, desc->digest, desc->digest, &d, digest, &kind, err);
       if (r >= 0 && !streq(kind, IMAGE_MT_OCI_MANIFEST))
-        r = nook_error_setx(err, EINVAL, "manifest `%s`: an index inside an index", want);
+        r = nook_error_setx(err, EINVAL, "manifest `%s`: an index inside an index", desc->digest);
+    }
+  else if (r >= 0)
+    {
+      d = top;
+      memset(&top, 0, sizeof top);
+      memcpy(digest, top_digest, sizeof digest);
     }
   if (r >= 0)
-    r = image_manifest_parse(d.data, d.len, ret, err);
+    r = image_manifest_parse(d.data, d.len, &m, err);
+  if (r >= 0 && top.data)
+    r = image_blob_put(s, top.data, top.len, top_digest, NULL, err);
   if (r >= 0)
-    *ret_digest = TAKE_PTR(digest);
+    r = image_blob_put(s, d.data, d.len, digest, NULL, err);
+  if (r >= 0)
+    {
+      *ret = TAKE_PTR(m);
+      *ret_digest = xstrdup(digest);
+    }
+  image_manifest_free(m);
   image_index_free(idx);
+  registry_doc_clear(&top);
   registry_doc_clear(&d);
   return r;
 }
