@@ -19,6 +19,8 @@ between pulls without a restart):
     {"redirect": true}      blobs redirect to http://localhost:PORT/storage/..., which
                             refuses requests that carry an Authorization header
     {"wrong_manifest": true} a manifest asked for by digest comes back different
+    {"big_manifest": true}  manifests come with 5 MiB of spaces in front
+    {"extra_bytes": true}   blobs come with 1000 bytes more than their size
 It stops on SIGTERM.  Only the standard library is used.
 """
 import hashlib
@@ -129,6 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = f.read()
         if m.get("wrong_manifest") and ref.startswith("sha256:"):
             body = body.replace(b"{", b"{ ", 1)
+        if m.get("big_manifest"):
+            body = b" " * (5 << 20) + body
         ctype = json.loads(body).get("mediaType", "application/json")
         self.send(200, body, ctype, {"Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest()})
 
@@ -140,6 +144,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = f.read()
         if m.get("corrupt") and data:
             data = bytes([data[0] ^ 1]) + data[1:]
+        if m.get("extra_bytes"):
+            data += b"x" * 1000
         start, status, headers = 0, 200, {}
         rng = self.headers.get("Range")
         if rng and not m.get("ignore_range"):

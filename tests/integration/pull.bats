@@ -232,6 +232,22 @@ fake_mode() {
 	[ ! -e "$(blob "$CONFIG")" ]
 }
 
+@test "a blob longer than its descriptor says is cut off and refused" {
+	fake_mode '{"extra_bytes": true}'
+	run --separate-stderr nook_pull --insecure "$FAKE/test/busybox"
+	assert_failure
+	assert_one_line_error "blob \`" "the registry sent more than the"
+	[ -z "$(names)" ]
+	[ ! -e "$(blob "$LAYER")" ]
+}
+
+@test "a manifest larger than 4 MiB is refused" {
+	fake_mode '{"big_manifest": true}'
+	run --separate-stderr nook_pull --insecure "$FAKE/test/busybox"
+	assert_failure
+	assert_one_line_error "manifest larger than 4194304 bytes"
+}
+
 @test "a manifest that is not the digest asked for is refused" {
 	fake_mode '{"wrong_manifest": true}'
 	run --separate-stderr nook_pull --insecure "$FAKE/test/busybox@$IMAGE_DIGEST"
