@@ -300,6 +300,39 @@ static int rm_rf_children(int dfd, dev_t dev, struct nook_error **err)
   return 0;
 }
 
+int nook_path_clean_rel(const char *path, bool refuse_escape, char **ret)
+{
+  _cleanup_free_ char *out = xmalloc(strlen(path) + 1);
+  size_t len = 0;
+
+  for (const char *p = path; *p;)
+    {
+      const char *s = p + strspn(p, "/");
+      size_t n = strcspn(s, "/");
+
+      p = s + n;
+      if (n == 0 || (n == 1 && s[0] == '.'))
+        continue;
+      if (n == 2 && s[0] == '.' && s[1] == '.')
+        {
+          if (len == 0 && refuse_escape)
+            return -EINVAL;
+          while (len > 0 && out[len - 1] != '/')
+            len--;
+          if (len > 0)
+            len--;
+          continue;
+        }
+      if (len > 0)
+        out[len++] = '/';
+      memcpy(out + len, s, n);
+      len += n;
+    }
+  out[len] = '\0';
+  *ret = TAKE_PTR(out);
+  return 0;
+}
+
 int nook_rm_rf_at(int dirfd, const char *name, struct nook_error **err)
 {
   struct stat st;

@@ -42,6 +42,12 @@ int nook_write_file(const char *path, const char *data, size_t len, struct nook_
 ssize_t nook_write_all(int fd, const void *buf, size_t len);
 ssize_t nook_read_all(int fd, void *buf, size_t len);
 
+/* "/a//b/./../c/" -> "a/c": PATH as a relative path of plain components (leading `/`, empty and
+ * `.` components dropped, `..` applied lexically; "" is the root).  A `..` above the root is
+ * dropped too (as runc's CleanPath), or, with REFUSE_ESCAPE, makes it fail with -EINVAL and
+ * *ret untouched. */
+int nook_path_clean_rel(const char *path, bool refuse_escape, char **ret);
+
 /* mkdir -p, mode for the directories created. */
 int nook_mkdir_p(const char *path, mode_t mode, struct nook_error **err);
 

@@ -43,35 +43,9 @@ struct open_how
  * above it, as runc's CleanPath; "" is the root itself. */
 char *rootfs_resolve_path_clean_rel(const char *path)
 {
-  char *out = xmalloc(strlen(path) + 1);
-  size_t len = 0;
+  char *out = NULL;
 
-  for (const char *p = path; *p;)
-    {
-      const char *s;
-      size_t n;
-
-      while (*p == '/')
-        p++;
-      s = p;
-      p += strcspn(p, "/");
-      n = (size_t)(p - s);
-      if (n == 0 || (n == 1 && s[0] == '.'))
-        continue;
-      if (n == 2 && s[0] == '.' && s[1] == '.')
-        {
-          while (len > 0 && out[len - 1] != '/')
-            len--;
-          if (len > 0)
-            len--;
-          continue;
-        }
-      if (len > 0)
-        out[len++] = '/';
-      memcpy(out + len, s, n);
-      len += n;
-    }
-  out[len] = '\0';
+  nook_path_clean_rel(path, false, &out);
   return out;
 }
 

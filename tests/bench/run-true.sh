@@ -24,21 +24,9 @@ runs=30
 warmup=3
 doc=$srcdir/docs/benchmarks.md
 
-usage() {
-	sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--runs) runs=$2; shift 2 ;;
-	--warmup) warmup=$2; shift 2 ;;
-	--doc) doc=$2; shift 2 ;;
-	--no-doc) doc=; shift ;;
-	-h | --help) usage ;;
-	*) usage ;;
-	esac
-done
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+bench_args "$@"
 
 [ "$(id -u)" = 0 ] || { echo "run-true.sh: must run as root" >&2; exit 1; }
 for tool in hyperfine jq unshare; do
@@ -190,17 +178,4 @@ table=$work/table.md
 
 cat "$table"
 
-if [ -n "$doc" ]; then
-	mkdir -p "$(dirname "$doc")"
-	[ -f "$doc" ] || printf '# Benchmarks\n\n' >"$doc"
-	if grep -q '^<!-- run-true:begin' "$doc" && grep -q '^<!-- run-true:end' "$doc"; then
-		awk -v t="$table" '
-			/^<!-- run-true:begin/ { while ((getline l < t) > 0) print l; skip = 1; next }
-			/^<!-- run-true:end/ { skip = 0; next }
-			!skip { print }' "$doc" >"$doc.new"
-	else
-		{ cat "$doc"; echo; cat "$table"; } >"$doc.new"
-	fi
-	mv "$doc.new" "$doc"
-	echo "run-true.sh: wrote $doc" >&2
-fi
+bench_write_doc run-true "$table"
