@@ -55,6 +55,9 @@ int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format
 /* `nook network create|ls|inspect|rm` (cli/cmd-network.c); networks live in --storage. */
 int cmd_network(const struct nook_globals *g, int argc, char **argv);
 
+/* `nook image ...` (cli/cmd-image.c). */
+int cmd_image(const struct nook_globals *g, int argc, char **argv);
+
 int cmd_spec(const struct oci_globals *g, int argc, char **argv);
 int cmd_create(const struct oci_globals *g, int argc, char **argv);
 int cmd_start(const struct oci_globals *g, int argc, char **argv);

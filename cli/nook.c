@@ -24,6 +24,7 @@ static int cmd_version(const struct nook_globals *g, int argc, char **argv)
 }
 
 static const struct nook_command commands[] = {
+  { "image", cmd_image, "import, list, inspect, remove and export images" },
   { "network", cmd_network, "bridge networks: create, ls, inspect, rm" },
   { "version", cmd_version, "print the version" },
 };

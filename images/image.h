@@ -2,7 +2,11 @@
  *
  * Layout of a store (default /var/lib/nook, `--storage DIR`):
  *
- *   lock                 flock: exclusive for writers of index.json and for prune
+ *   lock                 flock: shared for the whole of an import, pull, tag, remove or
+ *                        export (anything that writes or reads blobs and layers), exclusive
+ *                        for prune, so that prune never sees an import's blobs before its name
+ *   index.lock           flock, exclusive: serialises the writers of index.json (who hold
+ *                        `lock` shared at the same time)
  *   index.json           OCI image index; one manifest descriptor per name, the name in the
  *                        annotation org.opencontainers.image.ref.name (a canonical reference)
  *   blobs/sha256/HEX     content-addressed blobs, written to tmp/ then renamed (atomic)
@@ -12,9 +16,9 @@
  *                        upper/ work/ rootfs/ (the overlay mount point)
  *   tmp/                 partial blobs and layers; removed by prune when stale
  *
- * Blobs and layers need no lock: a name is only ever given to complete, verified content with
- * rename(2), and two writers of the same content produce the same bytes.  index.json is
- * rewritten atomically under the exclusive lock.
+ * Blobs and layers need no lock of their own: a name is only ever given to complete, verified
+ * content with rename(2), and two writers of the same content produce the same bytes.
+ * index.json is rewritten atomically (temp, fsync, rename) under index.lock.
  *
  * Every fallible function returns < 0 and fills *err (see common/error.h). */
 #ifndef NOOK_IMAGE_H
@@ -250,7 +254,7 @@ char *image_ref_format(const struct image_ref *r);
 void image_ref_free(struct image_ref *r);
 
 /* ------------------------------------------------------------------------------------------
- * Names (images/store.c): index.json
+ * Names (images/names.c): index.json
  * ---------------------------------------------------------------------------------------- */
 
 struct image_entry
@@ -262,8 +266,9 @@ struct image_entry
   char *created;         /* from the config, may be NULL */
 };
 
-/* Points NAME (canonical) at MANIFEST_DIGEST, replacing what it named before; takes the
- * exclusive lock itself. */
+/* Points NAME (canonical: EINVAL otherwise) at MANIFEST_DIGEST, which must be in the store,
+ * replacing what it named before; takes index.lock itself (and `lock` shared when the caller
+ * holds no store lock). */
 int image_store_tag(struct image_store *s, const char *name, const char *manifest_digest,
                     struct nook_error **err);
 /* Every named image, sorted by name. */
@@ -278,8 +283,14 @@ int image_store_resolve(struct image_store *s, const char *what, struct image_en
                         struct nook_error **err);
 void image_entry_clear(struct image_entry *e);
 
+/* Reads the manifest DIGEST and (when RET_CONFIG is not NULL) its config from the store, both
+ * verified and parsed; RET_MANIFEST may be NULL too.  Errors start with "image `DIGEST`". */
+int image_manifest_load(struct image_store *s, const char *digest,
+                        struct image_manifest **ret_manifest, struct image_config **ret_config,
+                        struct nook_error **err);
+
 /* ------------------------------------------------------------------------------------------
- * Images: import, export, remove, prune (images/import.c, images/store.c)
+ * Images: import, export, remove, prune (images/import.c, export.c, gc.c, layer.c)
  * ---------------------------------------------------------------------------------------- */
 
 /* Progress reports for import and pull: one line per item (a layer), bytes done of total
@@ -293,19 +304,25 @@ struct image_progress
 
 /* Imports PATH: an OCI image layout directory, an oci-archive tar, a docker-archive tar
  * (docker/podman save) or a plain rootfs tarball (docker export; one layer, a minimal
- * config).  Compressed archives (gzip/zstd) are accepted.  Names: NAME when not NULL, else
- * the archive's own (org.opencontainers.image.ref.name, RepoTags); an archive without one
- * and no NAME is refused (EINVAL "... has no name, use --name").  Layers are unpacked.
- * *ret_names (may be NULL) gets the canonical names given, NULL-terminated. */
+ * config).  Compressed archives (gzip/zstd) are accepted.  Names: NAME when not NULL (EINVAL
+ * for an archive of several images), else the archive's own (RepoTags;
+ * org.opencontainers.image.ref.name when it has a '/' or a ':', as one without is only a
+ * tag); an archive without one and no NAME is refused (EINVAL "... has no name, use --name")
+ * before anything is stored.  Every blob is verified, every layer unpacked before the image
+ * is named.  Holds the store lock shared throughout.  *ret_names (may be NULL) gets the
+ * canonical names given, NULL-terminated. */
 int image_import(struct image_store *s, const char *path, const char *name,
                  const struct image_progress *progress, char ***ret_names, struct nook_error **err);
 /* Writes an oci-archive of the image WHAT to FILE (atomic: temp + rename). */
 int image_export(struct image_store *s, const char *what, const char *file, struct nook_error **err);
-/* Removes the name WHAT (or every name of an image given by id).  Blobs and layers go with
- * the next prune.  EBUSY when a container uses it and !force. */
+/* Removes the name WHAT (or every name of an image given by id or digest).  Blobs and
+ * layers go with the next prune.  EBUSY when a container uses the image and this is its last
+ * name, unless FORCE (the container keeps its layers either way); ENOENT when unknown. */
 int image_remove(struct image_store *s, const char *what, bool force, struct nook_error **err);
-/* Removes blobs and layers no name and no container reaches, and stale tmp/ entries.  Both
- * counters may be NULL. */
+/* Removes blobs and layers no name and no container reaches (a container: the manifest in
+ * containers/ID/image and the diff-ids in containers/ID/layers), and tmp/ entries untouched
+ * for ten minutes.  Takes the store lock exclusive.  *ret_blobs counts the blobs and layers
+ * removed, *ret_bytes the disk space freed (tmp/ included); both may be NULL. */
 int image_prune(struct image_store *s, uint64_t *ret_blobs, uint64_t *ret_bytes,
                 struct nook_error **err);
 
