@@ -17,6 +17,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "images/registry-internal.h"
+#include "images/store-internal.h"
 
 #define ACCEPT_MANIFESTS                                                                           \
   IMAGE_MT_OCI_INDEX ", " IMAGE_MT_OCI_MANIFEST ", " IMAGE_MT_DOCKER_LIST                          \
@@ -203,9 +204,8 @@ static int pull(struct image_store *s, const struct image_ref *ref, const char *
   int r;
 
   r = registry_client_new(ref->registry, ref->repository, opts && opts->insecure, &c, err);
-  if (r < 0)
-    return r;
-  r = resolve_manifest(c, s, ref, &m, &digest, err);
+  if (r >= 0)
+    r = resolve_manifest(c, s, ref, &m, &digest, err);
   if (r < 0)
     return r;
   blobs = xcalloc(m->n_layers + 1, sizeof *blobs);
@@ -224,6 +224,7 @@ int image_pull(struct image_store *s, const char *ref, const struct image_pull_o
 {
   struct image_ref *parsed = NULL;
   _cleanup_free_ char *name = NULL;
+  bool locked = false;
   int r;
 
   r = image_ref_parse(ref, &parsed, err);
@@ -231,7 +232,13 @@ int image_pull(struct image_store *s, const char *ref, const struct image_pull_o
     return r;
   /* A pull by digest alone is named REPOSITORY@DIGEST: there is no tag to give it. */
   name = image_ref_format(parsed);
-  r = pull(s, parsed, name, opts, err);
+  /* Held shared throughout, as import does: prune (exclusive) never sees the blobs and layers
+   * of a pull before its name. */
+  r = image_store_lock_shared(s, &locked, err);
+  if (r >= 0)
+    r = pull(s, parsed, name, opts, err);
+  if (locked)
+    image_store_unlock(s);
   image_ref_free(parsed);
   if (r < 0)
     return nook_error_prefix(err, "pull `%s`", name);
