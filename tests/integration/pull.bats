@@ -103,6 +103,36 @@ fake_mode() {
 	[ -z "$(ls -A "$STORAGE/tmp")" ]
 }
 
+@test "progress per blob on a terminal, nothing on a pipe or with --quiet" {
+	local item=${LAYER#sha256:}
+	item=${item:0:12}
+	run --separate-stderr nook_pull --insecure "$REGISTRY/test/busybox"
+	assert_status 0
+	[ -z "$stderr" ]
+	rm -rf "$STORAGE"
+	run script -qec "$NOOK_BUILDDIR/nook --storage $STORAGE image pull --insecure $REGISTRY/test/busybox" /dev/null
+	assert_status 0
+	assert_output_contains "$item"
+	assert_output_contains "done"
+	assert_output_contains "$REGISTRY/test/busybox:latest"
+	rm -rf "$STORAGE"
+	run script -qec "$NOOK_BUILDDIR/nook --storage $STORAGE image pull --quiet --insecure $REGISTRY/test/busybox" /dev/null
+	assert_status 0
+	[[ "$output" != *"$item"* ]]
+	run --separate-stderr "$NOOK_BUILDDIR/nook" --storage "$STORAGE" image ls --format json
+	assert_status 0
+	[ "$(jq -r '.[0].name' <<<"$output")" = "$REGISTRY/test/busybox:latest" ]
+	[ "$(jq -r '.[0].id' <<<"$output")" = "${CONFIG#sha256:}" ]
+}
+
+@test "--tls-verify=false is --insecure; other values are a usage error" {
+	run --separate-stderr nook_pull --tls-verify=false "$REGISTRY/test/busybox"
+	assert_status 0
+	run --separate-stderr nook_pull --tls-verify=maybe "$REGISTRY/test/busybox"
+	assert_status 125
+	assert_one_line_error "--tls-verify takes true or false"
+}
+
 @test "pull by digest: named REPOSITORY@DIGEST" {
 	run --separate-stderr nook_pull --insecure "$REGISTRY/test/busybox@$IMAGE_DIGEST"
 	assert_status 0
