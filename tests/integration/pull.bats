@@ -8,6 +8,34 @@ load helpers
 # shellcheck source=../helpers/registry.bash
 . "$NOOK_SRCDIR/tests/helpers/registry.bash"
 
+MAKE_LAYOUT=$NOOK_SRCDIR/tests/helpers/make-oci-layout.py
+
+# multiarch_layout OUT: an OCI layout whose tag `latest` names an image index of the image in
+# $PULL_DIR/layout (this host's) and one for linux/fakearch whose layer holds only /arch, so
+# that a client picking the wrong platform is seen.  Prints the index's digest.
+multiarch_layout() {
+	local out=$1 tmp=$PULL_DIR/fakearch host other arch index digest
+	mkdir -p "$tmp/layer" "$out/blobs/sha256"
+	echo fakearch >"$tmp/layer/arch"
+	python3 "$MAKE_LAYOUT" "$tmp/layout" --gzip --arch fakearch "$tmp/layer" >/dev/null
+	cp "$PULL_DIR/layout/blobs/sha256/"* "$tmp/layout/blobs/sha256/"* "$out/blobs/sha256/"
+	host=$(jq -c '.manifests[0] | del(.annotations)' "$PULL_DIR/layout/index.json")
+	other=$(jq -c '.manifests[0]' "$tmp/layout/index.json")
+	arch=$(jq -r .architecture "$PULL_DIR/layout/blobs/sha256/$(jq -r '.config.digest[7:]' \
+		"$PULL_DIR/layout/blobs/sha256/$(jq -r '.digest[7:]' <<<"$host")")")
+	index=$(jq -cn --argjson h "$host" --argjson o "$other" --arg arch "$arch" '{
+		schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+		manifests: [$o + {platform: {os: "linux", architecture: "fakearch"}},
+			$h + {platform: {os: "linux", architecture: $arch}}]}')
+	digest=$(printf '%s' "$index" | sha256sum | cut -d' ' -f1)
+	printf '%s' "$index" >"$out/blobs/sha256/$digest"
+	jq -n --arg d "sha256:$digest" --argjson size "${#index}" '{schemaVersion: 2, manifests: [{
+		mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $size,
+		annotations: {"org.opencontainers.image.ref.name": "latest"}}]}' >"$out/index.json"
+	echo '{"imageLayoutVersion": "1.0.0"}' >"$out/oci-layout"
+	echo "sha256:$digest"
+}
+
 setup_file() {
 	bats_require_minimum_version 1.5.0
 	[ "$(id -u)" = 0 ] || skip "not root"
@@ -19,9 +47,8 @@ setup_file() {
 	export PULL_DIR
 	"$NOOK_SRCDIR/tests/helpers/make-busybox-rootfs.sh" "$PULL_DIR/rootfs" >&2
 	# One image (busybox, one layer) and an index of it and a fake architecture's image.
-	IMAGE_DIGEST=$(python3 "$NOOK_SRCDIR/tests/helpers/make-oci-image.py" "$PULL_DIR/layout" "$PULL_DIR/rootfs")
-	INDEX_DIGEST=$(python3 "$NOOK_SRCDIR/tests/helpers/make-oci-image.py" "$PULL_DIR/layout-multi" \
-		"$PULL_DIR/rootfs" --other-arch fakearch)
+	IMAGE_DIGEST=$(python3 "$MAKE_LAYOUT" "$PULL_DIR/layout" --ref latest --gzip "$PULL_DIR/rootfs")
+	INDEX_DIGEST=$(multiarch_layout "$PULL_DIR/layout-multi")
 	local m=$PULL_DIR/layout/blobs/sha256/${IMAGE_DIGEST#sha256:} other
 	LAYER=$(jq -r '.layers[0].digest' "$m")
 	CONFIG=$(jq -r '.config.digest' "$m")
