@@ -110,8 +110,7 @@ static int resolve_manifest(struct registry_client *c, struct image_store *s,
   const char *kind = NULL;
   int r;
 
-  r = fetch_doc(c, ref->digest ? ref->digest : ref->tag, ref->digest, &top, top_digest, &kind,
-                err);
+  r = fetch_doc(c, ref->digest ? ref->digest : ref->tag, ref->digest, &top, top_digest, &kind, err);
   if (r >= 0 && streq(kind, IMAGE_MT_OCI_INDEX))
     {
       const struct image_descriptor *desc = NULL;
