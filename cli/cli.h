@@ -49,6 +49,15 @@ struct nook_command
 #define NOOK_EXIT_NOT_FOUND 127
 
 int cmd_nook(int argc, char **argv);
+int cmd_nook_run(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_rm(const struct nook_globals *g, int argc, char **argv);
+
+/* image_open(), which imports the embedded default image (localhost/busybox:latest) the first
+ * time `busybox` is asked for and the store does not have it (cli/default-image.c). */
+struct image_store;
+struct image;
+int cli_image_open(struct image_store *s, const char *what, struct image **ret,
+                   struct nook_error **err);
 /* Print err once and return NOOK_EXIT_ERROR; a usage error for `nook VERB`. */
 int cli_nook_fail(struct nook_error *err);
 int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -26,6 +26,8 @@ static int cmd_version(const struct nook_globals *g, int argc, char **argv)
 static const struct nook_command commands[] = {
   { "image", cmd_image, "import, list, inspect, remove and export images" },
   { "network", cmd_network, "bridge networks: create, ls, inspect, rm" },
+  { "rm", cmd_nook_rm, "remove containers" },
+  { "run", cmd_nook_run, "run a command in a new container from an image" },
   { "version", cmd_version, "print the version" },
 };
 

@@ -452,4 +452,26 @@ const char *nook_spec_known_name(enum nook_spec_names list, size_t i);
  * with the caller's uid/gid mapped to 0, no network namespace, bind-mounted /sys...). */
 char *nook_spec_default_json(bool rootless, uid_t uid, gid_t gid);
 
+/* What `nook run` decides for a container made from an image; nook_spec_run_json() turns it
+ * into the config.json of its bundle, with podman's defaults for everything not here. */
+struct nook_run_config
+{
+  const char *root_path; /* the image's mounted root filesystem */
+  bool readonly;
+  char *const *args;     /* NULL-terminated, non-empty */
+  char *const *env;      /* NULL-terminated KEY=VALUE, duplicates resolved by the caller */
+  const char *cwd;       /* absolute */
+  uid_t uid;
+  gid_t gid;
+  const gid_t *gids;
+  size_t ngids;
+  bool terminal;
+  const char *hostname;
+  const char *cgroups_path; /* NULL: the runtime's default */
+  bool host_network;        /* no network namespace (else a new one with lo only) */
+  const char *stop_signal;  /* the image's StopSignal, recorded as an annotation */
+  char *const *annotations; /* KEY=VALUE */
+};
+char *nook_spec_run_json(const struct nook_run_config *rc);
+
 #endif

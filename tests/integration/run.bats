@@ -1,0 +1,179 @@
+#!/usr/bin/env bats
+# `nook run`: containers from images, on overlay root filesystems.
+
+load helpers
+
+setup() {
+	nook_setup
+	require_nook "nook run"
+	STORAGE=$TEST_DIR/storage
+	CGP=$CG_PARENT/$TEST_TAG-run
+	on_teardown 'nook_run_teardown'
+}
+
+# nook_run_teardown: remove every container of the test's storage, then the cgroup parent.
+nook_run_teardown() {
+	local d base
+	for d in "$STORAGE"/containers/*/; do
+		[ -d "$d" ] || continue
+		timeout 20 "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" rm -f "$(basename "$d")" \
+			>/dev/null 2>&1 || true
+	done
+	while read -r base; do
+		rmdir "$base/$CGP" 2>/dev/null || true
+	done < <(nook_cgroup_bases)
+}
+
+# nook_cli ARGS...: the nook command line on the test's state root and storage.
+nook_cli() {
+	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
+}
+
+# nrun ARGS...: `nook run` tagged for the leftover checks.
+nrun() {
+	nook_cli run --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
+}
+
+@test "run --rm busybox: the embedded image is imported on first use" {
+	run --separate-stderr nrun --rm busybox echo hello from nook
+	assert_status 0
+	assert_output "hello from nook"
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+	[ -z "$(ls -A "$ROOT")" ]
+	# The second run finds it in the store.
+	run nrun --rm busybox sh -c 'echo again'
+	assert_status 0
+	assert_output again
+}
+
+@test "run returns the container's exit code, 127 and 126 as podman" {
+	run nrun --rm busybox sh -c 'exit 7'
+	assert_status 7
+	run -127 --separate-stderr nrun --rm busybox no-such-command
+	assert_status 127
+	assert_one_line_error "no-such-command" "not found"
+	run -126 --separate-stderr nrun --rm busybox /etc/passwd
+	assert_status 126
+	assert_one_line_error "/etc/passwd"
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+}
+
+@test "the image's config: Cmd, Env, WorkingDir; flags override them" {
+	run nrun --rm busybox
+	assert_status 0 # Cmd is sh, stdin /dev/null: exits at once
+	run nrun --rm -e FOO=bar -e PATH=/bin -w /tmp busybox sh -c 'echo $FOO $PATH $(pwd) $HOSTNAME'
+	assert_status 0
+	[[ "$output" =~ ^bar\ /bin\ /tmp\ [0-9a-f]{12}$ ]]
+	run nrun --rm --hostname box --entrypoint /bin/echo busybox one two
+	assert_status 0
+	assert_output "one two"
+	run nrun --rm --hostname box busybox hostname
+	assert_output box
+	printf 'A=1\n# comment\nB=two words\n' >"$TEST_DIR/env"
+	run nrun --rm --env-file "$TEST_DIR/env" busybox sh -c 'echo "$A/$B"'
+	assert_output "1/two words"
+}
+
+@test "-u resolves names in the image's /etc/passwd" {
+	run nrun --rm -u nobody busybox id
+	assert_status 0
+	assert_output "uid=65534(nobody) gid=65534(nobody)"
+	run nrun --rm -u 1234:5 busybox id -u
+	assert_output 1234
+	run --separate-stderr nrun --rm -u ghost busybox true
+	assert_status 125
+	assert_one_line_error "user \`ghost\` not found in the image's /etc/passwd"
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+}
+
+@test "a container's writes go to its upper layer; the image is untouched and shared" {
+	run nrun --name first busybox sh -c 'echo data >/root/file; rm /bin/vi'
+	assert_status 0
+	id=$(cat "$STORAGE"/containers/*/name | head -n1)
+	[ "$id" = first ]
+	dir=$(dirname "$(grep -l first "$STORAGE"/containers/*/name)")
+	[ "$(cat "$dir/upper/root/file")" = data ]
+	# rm of an image file is a whiteout in the upper layer, the layer keeps it
+	[ -c "$dir/upper/bin/vi" ]
+	layer=$(ls "$STORAGE/layers")
+	[ -L "$STORAGE/layers/$layer/diff/bin/vi" ]
+	# a second container sees the image as it was, and costs no copy of the layer
+	run nrun --rm busybox sh -c 'test -e /bin/vi && test ! -e /root/file && echo pristine'
+	assert_output pristine
+	[ "$(ls "$STORAGE/layers")" = "$layer" ]
+	run nook_cli rm first
+	assert_status 0
+	[ ! -e "$dir" ]
+}
+
+@test "names are unique; rm of an unknown container fails with one line" {
+	run nrun --name web busybox true
+	assert_status 0
+	run --separate-stderr nrun --name web busybox true
+	assert_status 125
+	assert_one_line_error "the name \`web\` is in use"
+	run --separate-stderr nook_cli rm nope
+	assert_status 125
+	assert_one_line_error "no container \`nope\`"
+	run nook_cli rm web
+	assert_status 0
+	run --separate-stderr nrun --name 'bad/name' busybox true
+	assert_status 125
+	assert_one_line_error "--name"
+}
+
+@test "--read-only: the root is read-only, /tmp and /run are tmpfs" {
+	run nrun --rm --read-only busybox sh -c 'touch /x 2>/dev/null || echo ro; touch /tmp/y && echo tmp'
+	assert_status 0
+	assert_output "ro
+tmp"
+}
+
+@test "bad input: unknown image, missing image, bad flags" {
+	run --separate-stderr nrun --rm no-such-image true
+	assert_status 125
+	assert_one_line_error "image \`no-such-image\` not found"
+	run --separate-stderr nook_cli run
+	assert_status 125
+	assert_one_line_error "missing IMAGE"
+	run --separate-stderr nook_cli run --bogus busybox
+	assert_status 125
+	assert_one_line_error "unknown option \`--bogus\`"
+	run --separate-stderr nrun --rm -w relative busybox true
+	assert_status 125
+	assert_one_line_error "--workdir"
+	run --separate-stderr nrun --rm --net bridge0 busybox true
+	assert_status 125
+	[ ! -d "$STORAGE/containers" ] || [ -z "$(ls -A "$STORAGE/containers")" ]
+}
+
+@test "an imported image of three layers: whiteouts and opaque dirs hide lower files" {
+	local rootfs l
+	rootfs=$(nook_rootfs_cache)
+	l=$TEST_DIR/layers
+	mkdir -p "$l/1/d" "$l/1/e" "$l/2/d" "$l/2/e"
+	echo f >"$l/1/d/f" && echo g >"$l/1/d/g" && echo old >"$l/1/e/old"
+	: >"$l/2/d/.wh.f" && : >"$l/2/e/.wh..wh..opq" && echo new >"$l/2/e/new"
+	"$NOOK_SRCDIR/tests/helpers/make-oci-layout.py" "$TEST_DIR/layout" --ref example.org/wh:1 --gzip \
+		--cmd ls "$rootfs" "$l/1" "$l/2" >/dev/null
+	run nook_cli image import "$TEST_DIR/layout"
+	assert_status 0
+	run nrun --rm example.org/wh:1 ls /d /e
+	assert_status 0
+	assert_output "/d:
+g
+
+/e:
+new"
+	# Two containers of the image share its three layers: no copy, one mount each.
+	run nrun --name a example.org/wh:1 true
+	run nrun --name b example.org/wh:1 true
+	[ "$(ls "$STORAGE/layers" | wc -l)" -eq 3 ]
+	[ -z "$(find "$STORAGE"/containers/*/upper -mindepth 1)" ]
+	run nook_cli image rm example.org/wh:1
+	assert_status 125 # in use by a and b
+	run nook_cli rm a b
+	assert_status 0
+	run nook_cli image rm example.org/wh:1
+	assert_status 0
+}
