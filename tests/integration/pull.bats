@@ -160,6 +160,19 @@ fake_mode() {
 	assert_one_line_error "--tls-verify takes true or false"
 }
 
+@test "a pulled image runs" {
+	require_nook "nook run"
+	local cgp=$CG_PARENT/$TEST_TAG-run
+	on_teardown "while read -r b; do rmdir \"\$b/$cgp\" 2>/dev/null; done < <(nook_cgroup_bases)"
+	nook_pull --insecure "$REGISTRY/test/busybox" >/dev/null
+	run --separate-stderr timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" \
+		--storage "$STORAGE" run --rm --cgroup-parent "$cgp" -e "$(container_env_marker)" \
+		"$REGISTRY/test/busybox" sh -c 'echo hello from $0' pull
+	assert_status 0
+	assert_output "hello from pull"
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+}
+
 @test "pull by digest: named REPOSITORY@DIGEST" {
 	run --separate-stderr nook_pull --insecure "$REGISTRY/test/busybox@$IMAGE_DIGEST"
 	assert_status 0
