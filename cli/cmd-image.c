@@ -1,4 +1,4 @@
-/* `nook image`: import, ls, inspect, rm, prune, export (and pull, images/registry.c).
+/* `nook image`: import, pull, ls, inspect, rm, prune, export.
  *
  * Output for scripts is stable: `ls --format json` and `inspect` print JSON with fixed keys,
  * `ls -q` image ids, `import` the names it gave.  Progress goes to stderr, and only on a TTY. */
@@ -229,6 +229,56 @@ static int image_import_cmd(const struct nook_globals *g, int argc, char **argv)
     return cli_nook_fail(err);
   for (size_t i = 0; names && names[i]; i++)
     printf("%s\n", names[i]);
+  return 0;
+}
+
+/* ---- pull ------------------------------------------------------------------------------- */
+
+static int image_pull_cmd(const struct nook_globals *g, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "insecure", no_argument, NULL, 'k' },
+    { "tls-verify", required_argument, NULL, 't' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  _cleanup_image_store_ struct image_store *s = NULL;
+  struct tty_progress tty = { NULL, 0 };
+  struct image_progress progress = { progress_update, progress_done, &tty };
+  struct image_pull_opts po = { 0 };
+  struct nook_error *err = NULL;
+  _cleanup_free_ char *name = NULL;
+  bool quiet = false;
+  int c, r;
+
+  while ((c = image_getopt(argc, argv, "qh", opts, "pull")) != -1)
+    switch (c)
+      {
+      case 'k': po.insecure = true; break;
+      case 't':
+        /* podman's spelling of --insecure */
+        if (!streq(optarg, "true") && !streq(optarg, "false"))
+          return cli_nook_usage("image pull", "--tls-verify takes true or false, not `%s`", optarg);
+        po.insecure = streq(optarg, "false");
+        break;
+      case 'q': quiet = true; break;
+      case 'h':
+        printf("usage: nook image pull [--insecure] [--quiet] REF\n\n"
+               "Pulls an image from a registry (OCI distribution API, https) and prints the\n"
+               "name it gave.  --insecure (or --tls-verify=false) allows plain http and does\n"
+               "not verify TLS certificates.\n");
+        return 0;
+      default: return NOOK_EXIT_ERROR;
+      }
+  if (want_args(argc, argv, 1, 1, "pull", "REF") != 0 || open_store(g, &s) != 0)
+    return NOOK_EXIT_ERROR;
+  po.progress = !quiet && isatty(STDERR_FILENO) ? &progress : NULL;
+  r = image_pull(s, argv[optind], &po, &name, &err);
+  progress_free(&tty);
+  if (r < 0)
+    return cli_nook_fail(err);
+  printf("%s\n", name);
   return 0;
 }
 
@@ -624,6 +674,7 @@ static int image_export_cmd(const struct nook_globals *g, int argc, char **argv)
 
 static const struct nook_command image_commands[] = {
   { "import", image_import_cmd, "import an image layout, oci/docker-archive or rootfs tarball" },
+  { "pull", image_pull_cmd, "pull an image from a registry" },
   { "ls", image_ls_cmd, "list the images" },
   { "inspect", image_inspect_cmd, "print an image as JSON" },
   { "rm", image_rm_cmd, "remove image names" },

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,45 @@ int image_blob_writer_new(struct image_store *s, struct image_blob_writer **ret,
   return 0;
 }
 
+/* Opens and locks ROOT/TMP (a partial blob), making sure the file locked is still the one
+ * with that name: a holder of the lock that finished has renamed or removed it. */
+static int partial_open_locked(struct image_store *s, const char *digest, const char *tmp,
+                               int *ret_fd, struct nook_error **err)
+{
+  for (int tries = 0; tries < 10; tries++)
+    {
+      _cleanup_close_ int fd = -1;
+      struct stat st_fd, st_name;
+
+      if (image_blob_exists(s, digest))
+        return nook_error_setx(err, EEXIST, "blob `%s` is in the store already", digest);
+      fd = openat(s->dirfd, tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (fd < 0)
+        return nook_error_set(err, errno, "open `%s/%s`", s->path, tmp);
+      if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        {
+          if (errno == EWOULDBLOCK)
+            return nook_error_setx(err, EBUSY, "blob `%s` is being written by another process",
+                                   digest);
+          return nook_error_set(err, errno, "lock `%s/%s`", s->path, tmp);
+        }
+      if (fstat(fd, &st_fd) < 0)
+        return nook_error_set(err, errno, "stat `%s/%s`", s->path, tmp);
+      if (fstatat(s->dirfd, tmp, &st_name, AT_SYMLINK_NOFOLLOW) < 0
+          || st_fd.st_ino != st_name.st_ino || st_fd.st_dev != st_name.st_dev)
+        continue;
+      if (image_blob_exists(s, digest))
+        {
+          /* Committed by another process after the first check: this file is a new one. */
+          unlinkat(s->dirfd, tmp, 0);
+          return nook_error_setx(err, EEXIST, "blob `%s` is in the store already", digest);
+        }
+      *ret_fd = TAKE_FD(fd);
+      return 0;
+    }
+  return nook_error_setx(err, EBUSY, "blob `%s`: its partial file keeps changing", digest);
+}
+
 int image_blob_writer_resume(struct image_store *s, const char *digest,
                              struct image_blob_writer **ret, uint64_t *ret_offset,
                              struct nook_error **err)
@@ -137,13 +177,14 @@ int image_blob_writer_resume(struct image_store *s, const char *digest,
   struct image_blob_writer *w;
   uint64_t size = 0;
   struct sha256_ctx ctx;
+  int r;
 
   if (!image_digest_valid(digest))
     return nook_error_setx(err, EINVAL, "`%s` is not a sha256 digest", digest ? digest : "");
   tmp = xasprintf("tmp/partial-%s", digest + 7);
-  fd = openat(s->dirfd, tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    return nook_error_set(err, errno, "open `%s/%s`", s->path, tmp);
+  r = partial_open_locked(s, digest, tmp, &fd, err);
+  if (r < 0)
+    return r;
   sha256_init(&ctx);
   buf = xmalloc(BLOB_COPY_BUF);
   for (;;)
@@ -183,6 +224,15 @@ int image_blob_writer_write(struct image_blob_writer *w, const void *data, size_
 uint64_t image_blob_writer_size(const struct image_blob_writer *w)
 {
   return w->size;
+}
+
+int image_blob_writer_reset(struct image_blob_writer *w, struct nook_error **err)
+{
+  if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0)
+    return nook_error_set(err, errno, "truncate `%s/%s`", w->store->path, w->tmp);
+  sha256_init(&w->hash.ctx);
+  w->size = 0;
+  return 0;
 }
 
 int image_blob_writer_commit(struct image_blob_writer *w, const char *expected,

@@ -100,13 +100,18 @@ int image_blob_writer_new(struct image_store *s, struct image_blob_writer **ret,
                           struct nook_error **err);
 /* Continues a partial download of DIGEST kept in ROOT/tmp/partial-HEX (created empty when
  * missing); the bytes already there are hashed again and their count returned in
- * *ret_offset, so that the caller asks the server for the rest (HTTP Range). */
+ * *ret_offset, so that the caller asks the server for the rest (HTTP Range).  The partial
+ * file is locked (flock) while the writer lives: EBUSY when another process writes it now
+ * (never blocks), EEXIST when the blob is in the store already. */
 int image_blob_writer_resume(struct image_store *s, const char *digest,
                              struct image_blob_writer **ret, uint64_t *ret_offset,
                              struct nook_error **err);
 int image_blob_writer_write(struct image_blob_writer *w, const void *data, size_t len,
                             struct nook_error **err);
 uint64_t image_blob_writer_size(const struct image_blob_writer *w);
+/* Empties the blob and its hash, for a download that must start again from byte 0 (a server
+ * that answered a Range request with the whole blob). */
+int image_blob_writer_reset(struct image_blob_writer *w, struct nook_error **err);
 /* Ends the blob: when EXPECTED is not NULL, the digest must match it (and the size
  * EXPECTED_SIZE when >= 0), else EINVAL "digest mismatch"; the partial file is removed on a
  * mismatch.  Then fsync and rename into blobs/sha256/.  ret_digest may be NULL. */

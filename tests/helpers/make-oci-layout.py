@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""make-oci-layout.py OUT [--ref NAME] [--gzip] [--cmd ARG]... [--volume PATH]... [--label K=V]...
-    [--user USER] [--workdir DIR] LAYER_DIR...
+"""make-oci-layout.py OUT [--ref NAME] [--gzip] [--arch ARCH] [--cmd ARG]... [--volume PATH]...
+    [--label K=V]... [--user USER] [--workdir DIR] LAYER_DIR...
 
 Builds an OCI image layout in OUT (a new or empty directory) from LAYER_DIRs, lowest first:
 each becomes one layer tar (owners 0/0, mtimes kept, sorted names; --gzip compresses them),
-then a config (this host's architecture, linux, PATH, Cmd) and a manifest, and index.json
-with the annotation org.opencontainers.image.ref.name=NAME when --ref is given.  Whiteouts
+then a config (this host's architecture, or ARCH; linux, PATH, Cmd) and a manifest, and
+index.json with the annotation org.opencontainers.image.ref.name=NAME when --ref is given.  Whiteouts
 are plain files named .wh.NAME / .wh..wh..opq in a layer dir, as in a layer tar.
 
 skopeo makes the other kinds from it: `skopeo copy oci:OUT oci-archive:FILE:NAME`,
@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--label", action="append", default=[])
     ap.add_argument("--user")
     ap.add_argument("--workdir")
+    ap.add_argument("--arch", default=ARCH.get(platform.machine(), platform.machine()))
     a = ap.parse_args()
 
     os.makedirs(os.path.join(a.out, "blobs", "sha256"), exist_ok=True)
@@ -86,7 +87,7 @@ def main():
         layers.append({"mediaType": mt, "digest": put_blob(a.out, tar), "size": len(tar)})
     config = {
         "created": "2024-01-02T03:04:05Z",
-        "architecture": ARCH.get(platform.machine(), platform.machine()),
+        "architecture": a.arch,
         "os": "linux",
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
                    "Cmd": a.cmd or ["/bin/sh"]},

@@ -2,6 +2,7 @@
  * configs and references (manifest.c). */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,28 @@ static void test_blobs(struct image_store *s)
     _cleanup_free_ char *p = xasprintf("tmp/partial-%s", ABC_SHA + 7);
     tap_ok(faccessat(s->dirfd, p, F_OK, 0) < 0, "the partial file is gone");
   }
+  /* A partial file is written by one writer at a time; a stored blob is not resumed. */
+  {
+    struct image_blob_writer *w2 = NULL;
+    r = image_blob_writer_resume(s, EMPTY_SHA, &w, &off, &err);
+    tap_ok(r == 0, "resume takes the partial file's lock");
+    r = image_blob_writer_resume(s, EMPTY_SHA, &w2, &off, &err);
+    tap_ok(r == -EBUSY && w2 == NULL, "a second writer of the same partial file: EBUSY");
+    nook_error_freep(&err);
+    image_blob_writer_free(w);
+    w = NULL;
+    r = image_blob_writer_resume(s, ABC_SHA, &w2, &off, &err);
+    tap_ok(r == -EEXIST && w2 == NULL, "resume of a blob in the store: EEXIST");
+    nook_error_freep(&err);
+  }
+  /* Reset: a server that ignored Range sends the whole blob again. */
+  r = image_blob_writer_resume(s, EMPTY_SHA, &w, &off, &err);
+  image_blob_writer_write(w, "junk", 4, &err);
+  r = image_blob_writer_reset(w, &err);
+  tap_ok(r == 0 && image_blob_writer_size(w) == 0, "reset empties a resumable blob");
+  r = image_blob_writer_commit(w, EMPTY_SHA, 0, NULL, &err);
+  image_blob_writer_free(w);
+  tap_ok(r == 0 && image_blob_exists(s, EMPTY_SHA), "a reset blob commits with the new content");
   r = image_blob_writer_new(s, &w, &err);
   image_blob_writer_write(w, "abc", 3, &err);
   r = image_blob_writer_commit(w, NULL, 4, NULL, &err);
