@@ -470,13 +470,23 @@ static void test_ipam_contention(const char *state)
 
 static int test_netns_fd = -1; /* the namespace this test runs in, "the host" */
 
+/* A new namespace may start with the host's ip_forward (a Docker host has it on); the tests
+ * of "turned on when needed" want it off at first. */
+static void forwarding_off(void)
+{
+  nook_write_file("/proc/sys/net/ipv4/ip_forward", "0", 1, NULL);
+}
+
 /* A fresh network namespace, held by the returned fd. */
 static int new_netns(void)
 {
   int fd = -1;
 
   if (unshare(CLONE_NEWNET) == 0)
-    fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    {
+      fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      forwarding_off();
+    }
   if (setns(test_netns_fd, CLONE_NEWNET) < 0)
     abort(); /* never go on in the wrong namespace */
   return fd;
@@ -983,6 +993,7 @@ int main(void)
     {
       /* from here on this process is in a namespace of its own: "the host" */
       test_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+      forwarding_off();
       CHECK(nl_sock_open(-1, &s, E) == 0 && nl_link_set_up(s, "lo", true, E) == 0,
             "the test's namespace, lo up (%s)", msg(err));
       test_rtnl();
