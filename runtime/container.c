@@ -56,10 +56,11 @@ struct spawn
 
 static void spawn_release(struct spawn *s)
 {
+  /* The idmapped trees are counted by the spec's mounts: before the spec goes. */
+  nook_rootfs_idmap_free(s->idmap_fds, s->spec ? s->spec->n_mounts : 0);
   nook_spec_free(s->spec);
   nook_cgroup_free(s->cg);
   nook_seccomp_filter_free(s->seccomp);
-  nook_rootfs_idmap_free(s->idmap_fds, s->spec ? s->spec->n_mounts : 0);
   free(s->st.cgroup_path);
   free(s->raw);
   free(s->bundle);
