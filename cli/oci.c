@@ -98,7 +98,8 @@ static void oci_usage(FILE *f)
   for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fputs("\nGlobal options:\n"
-        "  --root DIR            state directory (default /run/nook)\n"
+        "  --root DIR            state directory (default /run/nook; when not root\n"
+        "                        $XDG_RUNTIME_DIR/nook)\n"
         "  --log FILE            also write messages to FILE\n"
         "  --log-format FORMAT   text or json (default text)\n"
         "  --debug               debug messages\n"
@@ -172,9 +173,24 @@ static int parse_globals(int argc, char **argv, struct oci_globals *g)
   return 0;
 }
 
+/* The default --root, as runc's: /run/nook for root, $XDG_RUNTIME_DIR/nook otherwise (NULL
+ * when that is unset: only the verbs that need no state may then go on). */
+static const char *default_root(void)
+{
+  static char root[4096];
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+  if (geteuid() == 0)
+    return "/run/nook";
+  if (xdg == NULL || *xdg == '\0')
+    return NULL;
+  snprintf(root, sizeof(root), "%s/nook", xdg);
+  return root;
+}
+
 int cmd_oci(int argc, char **argv)
 {
-  struct oci_globals g = { .root = "/run/nook", .log_format = "text" };
+  struct oci_globals g = { .root = default_root(), .log_format = "text" };
   int r = parse_globals(argc, argv, &g);
 
   if (r == -2)
@@ -196,6 +212,14 @@ int cmd_oci(int argc, char **argv)
       {
         int sub_argc = argc - optind;
         char **sub_argv = argv + optind;
+        if (g.root == NULL && commands[i].run != cmd_spec && commands[i].run != cmd_features
+            && !cli_wants_help(sub_argc, sub_argv))
+          {
+            nook_error_log("no state directory: set XDG_RUNTIME_DIR or pass --root (running as "
+                           "uid %d, the default /run/nook is for root)",
+                           (int)geteuid());
+            return OCI_EXIT_ERROR;
+          }
         optind = 0;
         return commands[i].run(&g, sub_argc, sub_argv);
       }

@@ -293,8 +293,19 @@ static struct nook_device_rule *device_rules(const struct nook_linux *lx, size_t
   return rules;
 }
 
+/* Whether linux.resources asks for a limit (devices aside, which the user namespace and the
+ * bind-mounted nodes already restrict). */
+static bool resources_have_limits(const struct nook_resources *r)
+{
+  return r
+         && (r->memory.limit.set || r->memory.reservation.set || r->memory.swap.set
+             || r->cpu.shares.set || r->cpu.quota.set || r->cpu.cpus || r->cpu.mems
+             || r->pids.limit.set);
+}
+
 static int create_cgroup(struct spawn *s, struct nook_error **err)
 {
+  _cleanup_(nook_error_freep) struct nook_error *e = NULL;
   const struct nook_linux *lx = s->spec->linux;
   struct nook_resources res = lx && lx->resources ? *lx->resources : (struct nook_resources){ 0 };
   _cleanup_free_ struct nook_device_rule *rules = device_rules(lx, &res.n_devices);
@@ -306,9 +317,30 @@ static int create_cgroup(struct spawn *s, struct nook_error **err)
   };
 
   res.devices = rules;
-  if (nook_cgroup_create(&cfg, &s->cg, err) < 0)
-    return -1;
-  s->st.cgroup_path = xstrdup(nook_cgroup_path(s->cg));
+  if (nook_cgroup_create(&cfg, &s->cg, &e) == 0)
+    {
+      s->st.cgroup_path = xstrdup(nook_cgroup_path(s->cg));
+      return 0;
+    }
+  if (geteuid() == 0 || !(e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS))
+    {
+      if (err)
+        *err = TAKE_PTR(e);
+      return -1;
+    }
+  /* Rootless without a delegated cgroup: runc (without systemd) goes on without one, and so
+   * does nook.  The state's empty cgroupPath tells the other verbs; limits cannot be kept. */
+  if (resources_have_limits(lx ? lx->resources : NULL))
+    {
+      if (err)
+        *err = TAKE_PTR(e);
+      return nook_error_prefix(err,
+                               "linux.resources: the limits need a cgroup, which uid %d "
+                               "may not create",
+                               (int)geteuid());
+    }
+  nook_warn("rootless: no cgroup for container `%s` (%s)", s->o->id, e->msg);
+  s->st.cgroup_path = xstrdup("");
   return 0;
 }
 

@@ -181,9 +181,17 @@ static int become_ns_root(struct nook_error **err)
 /* sync step 1 */
 static int request_usermap(const struct nook_init_args *a, struct nook_error **err)
 {
-  if (nook_sync_send(a->sync_fd, NOOK_SYNC_USERMAP, 0, NULL, err) < 0)
-    return -1;
-  if (nook_sync_expect(a->sync_fd, NOOK_SYNC_USERMAP_DONE, NULL, err) < 0)
+  int r;
+
+  /* A non-dumpable process's /proc/PID files belong to the host's root, so an unprivileged
+   * parent could not write uid_map: dumpable only while the parent writes the maps (as runc's
+   * nsexec), when nothing of the container runs yet. */
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  r = nook_sync_send(a->sync_fd, NOOK_SYNC_USERMAP, 0, NULL, err);
+  if (r == 0)
+    r = nook_sync_expect(a->sync_fd, NOOK_SYNC_USERMAP_DONE, NULL, err);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (r < 0)
     return -1;
   return become_ns_root(err);
 }
@@ -370,6 +378,18 @@ static int prepare_process(const struct nook_init_args *a, const struct nook_roo
   return nook_init_finish_process(a, err);
 }
 
+/* False in a user namespace whose /proc/self/setgroups is "deny" (a rootless map of the
+ * caller's own gid): setgroups(2) would fail with EPERM, so additionalGids are skipped. */
+static bool setgroups_allowed(void)
+{
+  _cleanup_close_ int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  char buf[8] = "";
+
+  if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+    return true;
+  return strncmp(buf, "deny", 4) != 0;
+}
+
 int nook_init_finish_process(const struct nook_init_args *a, struct nook_error **err)
 {
   const struct nook_spec *spec = a->spec;
@@ -403,7 +423,7 @@ int nook_init_finish_process(const struct nook_init_args *a, struct nook_error *
    * With no_new_privs it is loaded last, and only that tail must be allowed. */
   if (!p->no_new_privileges && load_seccomp(a, err) < 0)
     return -1;
-  if (nook_process_set_identity(p, true, err) < 0)
+  if (nook_process_set_identity(p, setgroups_allowed(), err) < 0)
     return -1;
   if (retry_cwd && chdir(p->cwd) < 0)
     return nook_error_set(err, errno, "process.cwd: chdir to `%s`", p->cwd);

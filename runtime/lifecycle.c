@@ -557,9 +557,10 @@ void nook_container_list_free(struct nook_container_info *list, size_t n)
   free(list);
 }
 
-/* Opens a container that must be created, running or paused, and its cgroup. */
-static int open_live(const char *root, const char *id, bool lock, struct ctr *c,
-                     struct nook_cgroup **ret_cg, struct nook_error **err)
+/* Opens a container that must be created, running or paused, and its cgroup (which must exist
+ * when need_cgroup: a rootless container may have none). */
+static int open_live_cg(const char *root, const char *id, bool lock, bool need_cgroup,
+                        struct ctr *c, struct nook_cgroup **ret_cg, struct nook_error **err)
 {
   if (ctr_open(root, id, lock, c, err) < 0)
     return -1;
@@ -568,9 +569,16 @@ static int open_live(const char *root, const char *id, bool lock, struct ctr *c,
                            nook_status_to_string(c->status));
   if (open_cgroup(c->st, ret_cg, err) < 0)
     return -1;
-  if (*ret_cg == NULL)
-    return nook_error_setx(err, ENOTSUP, "container `%s` has no cgroup", id);
+  if (*ret_cg == NULL && need_cgroup)
+    return nook_error_setx(err, ENOTSUP,
+                           "container `%s` has no cgroup (created rootless without one)", id);
   return 0;
+}
+
+static int open_live(const char *root, const char *id, bool lock, struct ctr *c,
+                     struct nook_cgroup **ret_cg, struct nook_error **err)
+{
+  return open_live_cg(root, id, lock, true, c, ret_cg, err);
 }
 
 int nook_container_pause(const char *root, const char *id, bool pause, struct nook_error **err)
@@ -596,9 +604,13 @@ int nook_container_pids(const char *root, const char *id, pid_t **ret, size_t *r
 {
   _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
   struct ctr c;
-  int r = open_live(root, id, false, &c, &cg, err);
+  int r = open_live_cg(root, id, false, false, &c, &cg, err);
 
-  if (r == 0)
+  /* Without a cgroup (rootless), the processes are found from the init down, as kill --all
+   * does. */
+  if (r == 0 && cg == NULL)
+    *ret_n = collect_pids(c.st, ret);
+  else if (r == 0)
     r = nook_cgroup_pids(cg, ret, ret_n, err);
   ctr_release(&c);
   return r;

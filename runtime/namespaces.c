@@ -167,16 +167,136 @@ int nook_ns_join_process(int pidfd, pid_t pid, int flags, struct nook_error **er
   return join_process_fds(pidfd, pid, flags, err);
 }
 
+/* The full path of a setuid helper, from $PATH (or the usual directories), or NULL. */
+static char *find_helper(const char *name)
+{
+  const char *path = getenv("PATH");
+  _cleanup_free_ char *copy =
+      xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+  char *save = NULL;
+
+  for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+    {
+      _cleanup_free_ char *full = NULL;
+      if (*dir != '/')
+        continue; /* a relative $PATH entry is not a place for a setuid helper */
+      full = xasprintf("%s/%s", dir, name);
+      if (access(full, X_OK) == 0)
+        return TAKE_PTR(full);
+    }
+  return NULL;
+}
+
+/* Maps that an unprivileged caller cannot write itself go through shadow's setuid helpers
+ * `newuidmap PID C H S...` / `newgidmap`, which check them against /etc/subuid, /etc/subgid.
+ * The helper's own message (its first line) ends up in the error. */
+static int run_map_helper(const char *name, pid_t pid, const struct nook_id_mapping *m, size_t n,
+                          struct nook_error **err)
+{
+  _cleanup_free_ char *helper = find_helper(name);
+  _cleanup_free_ char **argv = NULL;
+  _cleanup_close_ int rd = -1;
+  char msg[512] = "";
+  int pipefd[2], status;
+  size_t argc = 0;
+  ssize_t len;
+  pid_t child;
+
+  if (helper == NULL)
+    return nook_error_setx(err, ENOENT,
+                           "more than the caller's own id needs the setuid helper `%s` "
+                           "(package uidmap) when not root, and it is not installed",
+                           name);
+  argv = xcalloc(3 * n + 3, sizeof(char *));
+  argv[argc++] = xstrdup(name);
+  argv[argc++] = xasprintf("%d", (int)pid);
+  for (size_t i = 0; i < n; i++)
+    {
+      argv[argc++] = xasprintf("%u", m[i].container_id);
+      argv[argc++] = xasprintf("%u", m[i].host_id);
+      argv[argc++] = xasprintf("%u", m[i].size);
+    }
+  if (pipe2(pipefd, O_CLOEXEC) < 0)
+    status = nook_error_set(err, errno, "%s: pipe", name);
+  else if ((child = fork()) < 0)
+    {
+      status = nook_error_set(err, errno, "%s: fork", name);
+      close(pipefd[0]);
+      close(pipefd[1]);
+    }
+  else
+    {
+      if (child == 0)
+        {
+          dup2(pipefd[1], STDERR_FILENO);
+          dup2(pipefd[1], STDOUT_FILENO);
+          execv(helper, argv);
+          dprintf(STDERR_FILENO, "exec `%s`: %s", helper, strerror(errno));
+          _exit(127);
+        }
+      close(pipefd[1]);
+      rd = pipefd[0];
+      len = nook_read_all(rd, msg, sizeof(msg) - 1);
+      msg[len > 0 ? len : 0] = '\0';
+      msg[strcspn(msg, "\n")] = '\0';
+      while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+          {
+            status = -1;
+            break;
+          }
+      if (status != 0)
+        status = nook_error_setx(err, EPERM, "`%s` failed: %s", helper,
+                                 *msg ? msg : "no message (see /etc/subuid and /etc/subgid)");
+    }
+  for (size_t i = 0; i < argc; i++)
+    free(argv[i]);
+  return status;
+}
+
+/* True when the map is the caller's own id alone, which an unprivileged process may write. */
+static bool own_id_only(const struct nook_id_mapping *m, size_t n, unsigned int own)
+{
+  return n == 1 && m[0].size == 1 && m[0].host_id == own;
+}
+
 int nook_userns_write_maps(pid_t pid, const struct nook_spec *spec, struct nook_error **err)
 {
   const struct nook_linux *lx = spec->linux;
+  bool root = geteuid() == 0;
+  char path[64];
 
   if (lx == NULL)
     return 0;
-  if (lx->n_uid_mappings && write_map(pid, "uid_map", lx->uid_mappings, lx->n_uid_mappings, err) < 0)
-    return nook_error_prefix(err, "linux.uidMappings");
-  if (lx->n_gid_mappings && write_map(pid, "gid_map", lx->gid_mappings, lx->n_gid_mappings, err) < 0)
-    return nook_error_prefix(err, "linux.gidMappings");
+  if (lx->n_uid_mappings)
+    {
+      if (root || own_id_only(lx->uid_mappings, lx->n_uid_mappings, geteuid()))
+        {
+          if (write_map(pid, "uid_map", lx->uid_mappings, lx->n_uid_mappings, err) < 0)
+            return nook_error_prefix(err, "linux.uidMappings");
+        }
+      else if (run_map_helper("newuidmap", pid, lx->uid_mappings, lx->n_uid_mappings, err) < 0)
+        return nook_error_prefix(err, "linux.uidMappings");
+    }
+  if (lx->n_gid_mappings)
+    {
+      if (root)
+        {
+          if (write_map(pid, "gid_map", lx->gid_mappings, lx->n_gid_mappings, err) < 0)
+            return nook_error_prefix(err, "linux.gidMappings");
+        }
+      else if (own_id_only(lx->gid_mappings, lx->n_gid_mappings, getegid()))
+        {
+          /* The kernel takes an unprivileged gid_map only once setgroups(2) is denied in the
+           * namespace (else dropping a group could grant access); the init skips setgroups. */
+          snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+          if (nook_write_file(path, "deny", 4, err) < 0
+              || write_map(pid, "gid_map", lx->gid_mappings, lx->n_gid_mappings, err) < 0)
+            return nook_error_prefix(err, "linux.gidMappings");
+        }
+      else if (run_map_helper("newgidmap", pid, lx->gid_mappings, lx->n_gid_mappings, err) < 0)
+        return nook_error_prefix(err, "linux.gidMappings");
+    }
   return 0;
 }
 

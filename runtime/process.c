@@ -408,15 +408,32 @@ int nook_process_apply_rlimits(const struct nook_process *p, struct nook_error *
 
 int nook_process_apply_oom_score_adj(const struct nook_process *p, struct nook_error **err)
 {
+  struct nook_error *e = NULL;
   char buf[32];
   int n;
 
   if (!p->oom_score_adj.set)
     return 0;
   n = snprintf(buf, sizeof(buf), "%" PRId64, p->oom_score_adj.value);
-  if (nook_write_file("/proc/self/oom_score_adj", buf, (size_t)n, err) < 0)
-    return nook_error_prefix(err, "process.oomScoreAdj");
-  return 0;
+  if (nook_write_file("/proc/self/oom_score_adj", buf, (size_t)n, &e) == 0)
+    return 0;
+  /* Lowering it needs CAP_SYS_RESOURCE in the host's user namespace, which a rootless
+   * container never has: runc leaves the value as it is then, and so does nook. */
+  if (e && (e->errnum == EACCES || e->errnum == EPERM))
+    {
+      nook_warn("process.oomScoreAdj: cannot lower it to %" PRId64 " without CAP_SYS_RESOURCE "
+                "(rootless?), left as it is",
+                p->oom_score_adj.value);
+      nook_error_free(e);
+      return 0;
+    }
+  if (err == NULL)
+    {
+      nook_error_free(e);
+      return -1;
+    }
+  *err = e;
+  return nook_error_prefix(err, "process.oomScoreAdj");
 }
 
 /* ---- scheduler, I/O priority, personality ---------------------------------------------- */
