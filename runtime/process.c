@@ -406,6 +406,20 @@ int nook_process_apply_rlimits(const struct nook_process *p, struct nook_error *
   return 0;
 }
 
+/* True inside a user namespace other than the host's (uid_map is not the identity map of
+ * every id). */
+static bool in_child_userns(void)
+{
+  _cleanup_free_ char *map = NULL;
+  unsigned long inside, outside, count;
+
+  if (nook_read_file_at(AT_FDCWD, "/proc/self/uid_map", 4096, &map, NULL, NULL) < 0)
+    return false;
+  if (sscanf(map, "%lu %lu %lu", &inside, &outside, &count) != 3)
+    return true;
+  return !(inside == 0 && outside == 0 && count == 4294967295UL);
+}
+
 int nook_process_apply_oom_score_adj(const struct nook_process *p, struct nook_error **err)
 {
   struct nook_error *e = NULL;
@@ -417,9 +431,10 @@ int nook_process_apply_oom_score_adj(const struct nook_process *p, struct nook_e
   n = snprintf(buf, sizeof(buf), "%" PRId64, p->oom_score_adj.value);
   if (nook_write_file("/proc/self/oom_score_adj", buf, (size_t)n, &e) == 0)
     return 0;
-  /* Lowering it needs CAP_SYS_RESOURCE in the host's user namespace, which a rootless
-   * container never has: runc leaves the value as it is then, and so does nook. */
-  if (e && (e->errnum == EACCES || e->errnum == EPERM))
+  /* Lowering it needs CAP_SYS_RESOURCE in the host's user namespace, which a container in a
+   * user namespace (rootless) never has: runc leaves the value as it is then, and so does
+   * nook.  Without a user namespace it stays an error: the config asked for it. */
+  if (e && (e->errnum == EACCES || e->errnum == EPERM) && in_child_userns())
     {
       nook_warn("process.oomScoreAdj: cannot lower it to %" PRId64 " without CAP_SYS_RESOURCE "
                 "(rootless?), left as it is",
