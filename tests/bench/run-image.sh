@@ -27,6 +27,9 @@ bench_setup podman runc
 
 pm=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp"
 	--storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc)
+# podman's cgroups go below /$tag (as clients.bats does), which bench_remove_cgroups removes;
+# its default parent, /libpod_parent, would stay behind at the top of every hierarchy.
+pmrun=(run --rm --cgroup-parent "/$tag" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 nk=("$NOOK" --root "$work/nook/run" --storage "$work/nook/storage")
 
 cleanup() {
@@ -48,12 +51,11 @@ tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 "${pm[@]}" import "$work/rootfs.tar" localhost/bench-busybox >/dev/null
 "${nk[@]}" run --rm --cgroup-parent "$tag" busybox true # imports the embedded image
 
-ulimits="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 base="podman --runtime runc, --network none"
 candidates=(
 	"nook run --rm busybox true|${nk[*]} run --rm --cgroup-parent $tag busybox true"
-	"$base|${pm[*]} run --rm $ulimits --network none localhost/bench-busybox true"
-	"podman --runtime runc, default network|unshare -n ${pm[*]} run --rm $ulimits localhost/bench-busybox true"
+	"$base|${pm[*]} ${pmrun[*]} --network none localhost/bench-busybox true"
+	"podman --runtime runc, default network|unshare -n ${pm[*]} ${pmrun[*]} localhost/bench-busybox true"
 )
 args=()
 failed=()
