@@ -2,6 +2,7 @@
 #ifndef NOOK_CLI_H
 #define NOOK_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <getopt.h>
 
@@ -85,6 +86,9 @@ int cmd_features(const struct oci_globals *g, int argc, char **argv);
 
 /* Prints err once (stderr and --log) and returns OCI_EXIT_ERROR. */
 int cli_fail(struct nook_error *err);
+/* Logs "VERB: MESSAGE (see `TOOL VERB --help`)"; the two usage errors below are built on it. */
+void cli_usage_errorv(const char *tool, const char *verb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Prints a usage error for a verb and returns OCI_EXIT_ERROR. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses options with getopt_long_only (runc accepts -flag and --flag); "+" semantics: stops

@@ -33,21 +33,17 @@ static const struct nook_command commands[] = {
 
 int cli_nook_fail(struct nook_error *err)
 {
-  nook_error_log("%s", err && err->msg ? err->msg : "unknown error");
-  nook_error_free(err);
+  cli_fail(err);
   return NOOK_EXIT_ERROR;
 }
 
 int cli_nook_usage(const char *verb, const char *fmt, ...)
 {
-  _cleanup_free_ char *msg = NULL;
   va_list ap;
 
   va_start(ap, fmt);
-  if (vasprintf(&msg, fmt, ap) < 0)
-    msg = NULL;
+  cli_usage_errorv("nook", verb, fmt, ap);
   va_end(ap);
-  nook_error_log("%s: %s (see `nook %s --help`)", verb, msg ? msg : "usage error", verb);
   return NOOK_EXIT_ERROR;
 }
 

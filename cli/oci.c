@@ -37,16 +37,22 @@ int cli_fail(struct nook_error *err)
   return OCI_EXIT_ERROR;
 }
 
-int cli_usage_error(const char *verb, const char *fmt, ...)
+void cli_usage_errorv(const char *tool, const char *verb, const char *fmt, va_list ap)
 {
   _cleanup_free_ char *msg = NULL;
+
+  if (vasprintf(&msg, fmt, ap) < 0)
+    msg = NULL;
+  nook_error_log("%s: %s (see `%s %s --help`)", verb, msg ? msg : "usage error", tool, verb);
+}
+
+int cli_usage_error(const char *verb, const char *fmt, ...)
+{
   va_list ap;
 
   va_start(ap, fmt);
-  if (vasprintf(&msg, fmt, ap) < 0)
-    msg = NULL;
+  cli_usage_errorv("nook oci", verb, fmt, ap);
   va_end(ap);
-  nook_error_log("%s: %s (see `nook oci %s --help`)", verb, msg ? msg : "usage error", verb);
   return OCI_EXIT_ERROR;
 }
 
