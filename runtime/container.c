@@ -87,10 +87,11 @@ static int check_spec(const struct spawn *s, struct nook_error **err)
   if ((spec->hostname && *spec->hostname) && nook_spec_namespace(spec, NOOK_NS_UTS) == NULL)
     return nook_error_setx(err, EINVAL,
                           "config.json: hostname: cannot set a hostname without a uts namespace");
-  if (spec->process->terminal && s->o->console_socket == NULL && !s->foreground)
+  if (spec->process->terminal && s->o->console_socket == NULL && s->o->console_fd <= 0
+      && !s->foreground)
     return nook_error_setx(err, EINVAL, "config.json: process.terminal is true: "
                                        "--console-socket is required when detached");
-  if (!spec->process->terminal && s->o->console_socket)
+  if (!spec->process->terminal && (s->o->console_socket || s->o->console_fd > 0))
     return nook_error_setx(err, EINVAL,
                           "--console-socket given but config.json: process.terminal is false");
   return 0;
@@ -353,6 +354,11 @@ static int open_console(struct spawn *s, int *ret_console_fd, struct nook_error 
   *ret_console_fd = -1;
   if (!s->spec->process->terminal)
     return 0;
+  if (s->o->console_fd > 0)
+    {
+      *ret_console_fd = fcntl(s->o->console_fd, F_DUPFD_CLOEXEC, 3);
+      return *ret_console_fd < 0 ? nook_error_set(err, errno, "dup the console fd") : 0;
+    }
   if (s->o->console_socket)
     {
       *ret_console_fd = nook_unix_connect(s->o->console_socket, "--console-socket", err);

@@ -17,6 +17,8 @@ struct nook_create_opts
   const char *bundle;         /* NULL: the current directory */
   const char *pid_file;       /* NULL: none */
   const char *console_socket; /* NULL: none */
+  int console_fd; /* > 0: a connected unix socket the pty master is sent to, as console_socket
+                   * would be (the supervisor's); the caller keeps it */
   int preserve_fds;
   bool no_pivot;
   bool no_new_keyring;

@@ -119,6 +119,12 @@ static void mounts_gen(yajl_gen g, const struct nook_run_config *rc)
                                    { "rbind", "nosuid", "nodev" } };
       mount_gen(g, &m);
     }
+  for (size_t i = 0; rc->file_sources && rc->file_sources[i]; i++)
+    {
+      const struct run_mount m = { rc->file_destinations[i], "bind", rc->file_sources[i],
+                                   { "bind", "nosuid", "nodev", "noexec" } };
+      mount_gen(g, &m);
+    }
   yajl_gen_array_close(g);
 }
 
@@ -147,6 +153,8 @@ static void linux_gen(yajl_gen g, const struct nook_run_config *rc)
     {
       yajl_gen_map_open(g);
       nook_json_kv_str(g, "type", ns[i]);
+      if (streq(ns[i], "network") && rc->netns_path)
+        nook_json_kv_str(g, "path", rc->netns_path);
       yajl_gen_map_close(g);
     }
   yajl_gen_array_close(g);

@@ -481,10 +481,13 @@ struct nook_run_config
   const char *hostname;
   const char *cgroups_path; /* NULL: the runtime's default */
   bool host_network;        /* no network namespace (else a new one with lo only) */
+  const char *netns_path;   /* join this network namespace (a bind-mounted nsfs file) */
   const char *stop_signal;  /* the image's StopSignal, recorded as an annotation */
   char *const *annotations; /* KEY=VALUE */
   char *const *bind_sources;      /* bind mounts: host directories, NULL-terminated, and */
   char *const *bind_destinations; /* where they go, the same count */
+  char *const *file_sources;      /* files bind-mounted over the image's (/etc/hosts...), */
+  char *const *file_destinations; /* the same count; after the volumes */
 };
 char *nook_spec_run_json(const struct nook_run_config *rc);
 
