@@ -29,9 +29,11 @@ nook_cli() {
 	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
 }
 
-# nrun ARGS...: `nook run` tagged for the leftover checks.
+# nrun ARGS...: `nook run` tagged for the leftover checks.  --net none: these tests run in the
+# machine's network namespace, where the default bridge network must not appear (networks are
+# tested in net-run.bats, in a namespace of the test's own).
 nrun() {
-	nook_cli run --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
+	nook_cli run --net none --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
 }
 
 @test "run --rm busybox: the embedded image is imported on first use" {
@@ -165,11 +167,13 @@ g
 
 /e:
 new"
-	# Two containers of the image share its three layers: no copy, one mount each.
+	# Two containers of the image share its three layers: no copy, one mount each (the upper
+	# layers hold only the mount points of /etc/hosts and /etc/hostname, which the image lacks).
 	run nrun --name a example.org/wh:1 true
 	run nrun --name b example.org/wh:1 true
 	[ "$(ls "$STORAGE/layers" | wc -l)" -eq 3 ]
-	[ -z "$(find "$STORAGE"/containers/*/upper -mindepth 1)" ]
+	[ -z "$(find "$STORAGE"/containers/*/upper -mindepth 1 ! -path '*/upper/etc' \
+		! -path '*/upper/etc/hosts' ! -path '*/upper/etc/hostname')" ]
 	run nook_cli image rm example.org/wh:1
 	assert_status 125 # in use by a and b
 	run nook_cli rm a b
