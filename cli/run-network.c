@@ -78,13 +78,13 @@ static int hostname_check(const char *what, const char *h, struct nook_error **e
 {
   size_t len = strlen(h);
 
-  if (len == 0 || len > 63 || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789.-")
-                                  != len
+  if (len == 0 || len > 63
+      || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789.-")
+             != len
       || h[0] == '-' || h[0] == '.')
-    return nook_error_setx(err, EINVAL,
-                           "%s `%s`: use letters, digits, `-` and `.` (at most 63 characters)",
-                           what, h);
+    return nook_error_setx(
+        err, EINVAL, "%s `%s`: use letters, digits, `-` and `.` (at most 63 characters)", what, h);
   return 0;
 }
 
@@ -206,15 +206,16 @@ int run_network_check(const struct nook_globals *g, struct image_store *s,
 
 /* ---- files ---------------------------------------------------------------------------- */
 
-/* Writes text over dirfd/name in place (the bind mount of a running container shows this
- * inode; a rename would leave it the old file), creating it 0644 when create is set.  No
- * truncation to zero: ext4 flushes a file rewritten that way on close (auto_da_alloc). */
-static int write_in_place(int fd, const char *name, const char *text, struct nook_error **err)
+/* Writes text over the file fd in place (the bind mount of a running container shows this
+ * inode; a rename would leave it the old file), old_len bytes long before.  No truncation to
+ * zero (ext4 flushes a file rewritten that way on close: auto_da_alloc), and none at all when
+ * the file does not shrink (on ext4 a truncate waits on the journal, a write does not). */
+static int write_in_place(int fd, const char *name, const char *text, size_t old_len,
+                          struct nook_error **err)
 {
   size_t len = strlen(text);
 
-  if (lseek(fd, 0, SEEK_SET) < 0 || nook_write_all(fd, text, len) < 0
-      || ftruncate(fd, (off_t)len) < 0)
+  if (pwrite(fd, text, len, 0) != (ssize_t)len || (len < old_len && ftruncate(fd, (off_t)len) < 0))
     return nook_error_set(err, errno, "write `%s`", name);
   return 0;
 }
@@ -224,9 +225,11 @@ static int write_file(int dirfd, const char *name, const char *text, struct nook
   _cleanup_close_ int fd =
       openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 
-  if (fd < 0 || fchmod(fd, 0644) < 0)
+  struct stat st;
+
+  if (fd < 0 || fstat(fd, &st) < 0 || ((st.st_mode & 07777) != 0644 && fchmod(fd, 0644) < 0))
     return nook_error_set(err, errno, "create `%s`", name);
-  return write_in_place(fd, name, text, err);
+  return write_in_place(fd, name, text, (size_t)st.st_size, err);
 }
 
 /* "HOSTNAME NAME", or HOSTNAME alone when the name is the same or there is none. */
@@ -293,13 +296,13 @@ static int hosts_peer(const struct hosts_pass *p, const struct ipam_lease *v, si
 {
   _cleanup_free_ char *file = xasprintf("%s/hosts", id), *old = NULL, *text = NULL;
   _cleanup_close_ int fd = openat(p->containers_fd, file, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  size_t len = 0;
+  size_t len = 0, old_len = 0;
   char *mark;
   FILE *f;
 
   if (fd < 0 && errno == ENOENT)
     return 0;
-  if (fd < 0 || nook_read_fd(fd, 1 << 20, &old, NULL, err) < 0)
+  if (fd < 0 || nook_read_fd(fd, 1 << 20, &old, &old_len, err) < 0)
     return nook_error_set(err, errno, "open `%s`", file);
   mark = strstr(old, "\n" HOSTS_MARKER);
   if (mark == NULL || (mark = strchr(mark + 1, '\n')) == NULL)
@@ -311,11 +314,12 @@ static int hosts_peer(const struct hosts_pass *p, const struct ipam_lease *v, si
   peers_print(f, v, n, id);
   if (fclose(f) != 0)
     return nook_error_set(err, errno, "hosts");
-  return write_in_place(fd, file, text, err);
+  if (streq(text, old)) /* a peer without a name came or went */
+    return 0;
+  return write_in_place(fd, file, text, old_len, err);
 }
 
-static int hosts_pass_run(const struct ipam_lease *v, size_t n, void *data,
-                          struct nook_error **err)
+static int hosts_pass_run(const struct ipam_lease *v, size_t n, void *data, struct nook_error **err)
 {
   const struct hosts_pass *p = data;
   bool self_done = p->self_id == NULL;
@@ -333,8 +337,8 @@ static int hosts_pass_run(const struct ipam_lease *v, size_t n, void *data,
         nook_warn("/etc/hosts of container %.12s: %s", v[i].id, e->msg);
     }
   if (!self_done)
-    return nook_error_setx(err, ENOENT, "network `%s`: container %.12s holds no lease",
-                           p->network, p->self_id);
+    return nook_error_setx(err, ENOENT, "network `%s`: container %.12s holds no lease", p->network,
+                           p->self_id);
   return 0;
 }
 
@@ -473,8 +477,8 @@ static bool container_alive(const char *id, void *data)
   return faccessat(s->dirfd, dir, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 }
 
-static void file_add(struct run_network *n, struct image_store *s, const char *id,
-                     const char *name, const char *dest)
+static void file_add(struct run_network *n, struct image_store *s, const char *id, const char *name,
+                     const char *dest)
 {
   _cleanup_free_ char *src = xasprintf("%s/containers/%s/%s", s->path, id, name);
 
@@ -510,9 +514,15 @@ static int setup_bridge(const struct nook_globals *g, struct image_store *s,
   if (nsfd < 0)
     return nook_error_set(err, errno, "open `%s`", n->netns_path);
   struct netns_attach_config ac = {
-    .state_dir = s->path, .id = cfg->id, .name = cfg->name, .network = network,
-    .netns_fd = nsfd, .ports = ports, .n_ports = n_ports,
-    .alive = container_alive, .alive_data = s,
+    .state_dir = s->path,
+    .id = cfg->id,
+    .name = cfg->name,
+    .network = network,
+    .netns_fd = nsfd,
+    .ports = ports,
+    .n_ports = n_ports,
+    .alive = container_alive,
+    .alive_data = s,
   };
   if (netns_container_attach(&ac, &a, err) < 0)
     return -1;
@@ -530,8 +540,7 @@ static int hosts_local(int dfd, enum mode m, const char *names, char *const *add
   FILE *f;
 
   inet_pton(AF_INET, SELF_LOOPBACK, &self);
-  if (m == MODE_HOST
-      && nook_read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &base, NULL, NULL) == 0)
+  if (m == MODE_HOST && nook_read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &base, NULL, NULL) == 0)
     {
       f = open_memstream(&text, &len);
       if (f == NULL)
@@ -557,9 +566,9 @@ static int hosts_local(int dfd, enum mode m, const char *names, char *const *add
 static int setup_joined(const struct nook_globals *g, struct image_store *s, const char *id,
                         struct run_network *n, struct nook_error **err)
 {
-  static const char *const files[][2] = {
-    { "hosts", "/etc/hosts" }, { "hostname", "/etc/hostname" }, { "resolv.conf", "/etc/resolv.conf" }
-  };
+  static const char *const files[][2] = { { "hosts", "/etc/hosts" },
+                                          { "hostname", "/etc/hostname" },
+                                          { "resolv.conf", "/etc/resolv.conf" } };
   _cleanup_free_ char *hostname = NULL, *file = xasprintf("containers/%s/hostname", id);
 
   if (joined_netns(g, id, &n->netns_path, err) < 0)
@@ -588,7 +597,7 @@ static int setup_own(const struct nook_globals *g, struct image_store *s,
   if (dfd < 0)
     return nook_error_set(err, errno, "open `%s/%s`", s->path, dir);
   n->host = m == MODE_HOST;
-  n->hostname = cfg->hostname ? xstrdup(cfg->hostname)
+  n->hostname = cfg->hostname    ? xstrdup(cfg->hostname)
                 : m == MODE_HOST ? host_hostname()
                                  : xstrndup(cfg->id, 12);
   names = self_names(n->hostname, cfg->name);
@@ -602,7 +611,8 @@ static int setup_own(const struct nook_globals *g, struct image_store *s,
   file_add(n, s, cfg->id, "hostname", "/etc/hostname");
   if (m == MODE_NONE)
     return 0;
-  if (resolv_conf_text(m, cfg->dns, &resolv, err) < 0 || write_file(dfd, "resolv.conf", resolv, err) < 0)
+  if (resolv_conf_text(m, cfg->dns, &resolv, err) < 0
+      || write_file(dfd, "resolv.conf", resolv, err) < 0)
     return -1;
   file_add(n, s, cfg->id, "resolv.conf", "/etc/resolv.conf");
   return 0;

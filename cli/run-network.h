@@ -32,14 +32,14 @@ struct image_store;
  * its /etc files. */
 struct run_network_config
 {
-  const char *id;          /* the container's id (64 hex digits) */
-  const char *name;        /* its name: /etc/hosts of its peers list it; or NULL */
-  const char *network;     /* "none", "host", "container:ID", "bridge" or a network's name;
-                            * NULL: run_network_default() */
-  char *const *ports;      /* -p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp], NULL-terminated, or NULL */
-  const char *hostname;    /* --hostname, or NULL for the mode's default */
-  char *const *add_hosts;  /* --add-host NAME:IP */
-  char *const *dns;        /* --dns IP: replaces the host's nameservers in resolv.conf */
+  const char *id;         /* the container's id (64 hex digits) */
+  const char *name;       /* its name: /etc/hosts of its peers list it; or NULL */
+  const char *network;    /* "none", "host", "container:ID", "bridge" or a network's name;
+                           * NULL: run_network_default() */
+  char *const *ports;     /* -p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp], NULL-terminated, or NULL */
+  const char *hostname;   /* --hostname, or NULL for the mode's default */
+  char *const *add_hosts; /* --add-host NAME:IP */
+  char *const *dns;       /* --dns IP: replaces the host's nameservers in resolv.conf */
 };
 
 /* What setup made, for the container's config.json (struct nook_run_config). */

@@ -20,7 +20,8 @@
 #include "netns/netns-internal.h"
 
 #define LEASES_FILE "leases"
-#define LEASES_HEADER "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it\n"
+#define LEASES_HEADER                                                                              \
+  "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it\n"
 /* Compaction: when the journal would hold more than twice the live leases and this many lines
  * besides; amortised, a compaction per SLACK/2 changes at worst. */
 #define LEASES_SLACK 64
@@ -276,6 +277,22 @@ static int network_lock(const char *state_dir, const char *network, int *ret_fd,
   return 0;
 }
 
+/* Locks the network (network_lock) and reads its journal: *ret_dirfd stays locked. */
+static int journal_open(const char *state_dir, const char *network, int *ret_dirfd,
+                        struct journal *ret, struct nook_error **err)
+{
+  _cleanup_close_ int dfd = -1;
+  int r = network_lock(state_dir, network, &dfd, err);
+
+  if (r < 0)
+    return r;
+  r = journal_read(dfd, network, ret, err);
+  if (r < 0)
+    return r;
+  *ret_dirfd = TAKE_FD(dfd);
+  return 0;
+}
+
 /* The lowest host address of net that no lease holds and is not its gateway. */
 static int find_free(const struct nook_network *net, const struct ipam_lease *v, size_t n,
                      struct in_addr *ret, struct nook_error **err)
@@ -314,10 +331,7 @@ int ipam_lease_allocate(const char *state_dir, const struct nook_network *net, c
 
   if (netns_id_validate(id, err) < 0 || (name && lease_name_validate(name, err) < 0))
     return -EINVAL;
-  r = network_lock(state_dir, net->name, &dfd, err);
-  if (r < 0)
-    return r;
-  r = journal_read(dfd, net->name, &j, err);
+  r = journal_open(state_dir, net->name, &dfd, &j, err);
   if (r < 0)
     return r;
   for (size_t i = 0; i < j.n; i++)
@@ -357,11 +371,8 @@ static int leases_filter(const char *state_dir, const char *network,
   _cleanup_strv_ char **drops = NULL;
   struct journal j;
   size_t kept = 0, n;
-  int r = network_lock(state_dir, network, &dfd, err);
+  int r = journal_open(state_dir, network, &dfd, &j, err);
 
-  if (r < 0)
-    return r;
-  r = journal_read(dfd, network, &j, err);
   if (r < 0)
     return r;
   for (size_t i = 0; i < j.n; i++)
@@ -386,11 +397,8 @@ int ipam_lease_locked(const char *state_dir, const char *network, ipam_lease_fn 
 {
   _cleanup_close_ int dfd = -1;
   struct journal j;
-  int r = network_lock(state_dir, network, &dfd, err);
+  int r = journal_open(state_dir, network, &dfd, &j, err);
 
-  if (r < 0)
-    return r;
-  r = journal_read(dfd, network, &j, err);
   if (r < 0)
     return r;
   r = fn(j.v, j.n, data, err);
