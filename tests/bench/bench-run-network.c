@@ -2,9 +2,10 @@
  * run_network_setup() and run_network_teardown() (cli/run-network.c) as `nook run` calls them:
  * a network namespace bound on ROOT/.netns/ID, attach to the default network, the hosts file
  * (and every peer's), hostname and resolv.conf; then detach, the peers' hosts files again, the
- * namespace file.  N containers are set up one after the other (each new one has the earlier
- * ones as peers, so the last setups rewrite N-1 hosts files), then torn down; then the same
- * with one published port each, and with --net none (the files only).  --root and --storage
+ * namespace file.  Rounds of N: each container set up and torn down alone on the network; N
+ * set up one after the other (each new one has the earlier ones as peers, so the last setups
+ * rewrite N-1 hosts files), then torn down; alone with one published port; --net none (the
+ * files only).  --root and --storage
  * are made below DIR (default /tmp): its file system matters for the lease journal and the
  * files.  Prints medians and means in microseconds, in markdown.
  *
@@ -37,10 +38,25 @@ static char *ctr_id(int round, int i)
   return xasprintf("%056x%08x", round, i);
 }
 
+static int teardown(const struct nook_globals *g, struct image_store *s, int round, int i,
+                    const char *network, double *t)
+{
+  _cleanup_free_ char *id = ctr_id(round, i);
+  struct nook_error *err = NULL;
+  double t0 = bench_now_us();
+
+  if (run_network_teardown(g, s, id, network, &err) < 0)
+    return fail(err);
+  *t = bench_now_us() - t0;
+  return 0;
+}
+
 /* Sets up n containers (made in the store first) with `network` and a port each when ports,
- * then tears them down; times in t_setup[] and t_teardown[]. */
+ * then tears them down (each right after its setup when alone: no peers); times in t_setup[]
+ * and t_teardown[]. */
 static int round_trip(const struct nook_globals *g, struct image_store *s, int round, int n,
-                      const char *network, bool ports, double *t_setup, double *t_teardown)
+                      const char *network, bool ports, bool alone, double *t_setup,
+                      double *t_teardown)
 {
   struct nook_error *err = NULL;
 
@@ -63,16 +79,12 @@ static int round_trip(const struct nook_globals *g, struct image_store *s, int r
         return fail(err);
       t_setup[i] = bench_now_us() - t0;
       run_network_done(&net);
+      if (alone && teardown(g, s, round, i, network, &t_teardown[i]) != 0)
+        return 1;
     }
-  for (int i = 0; i < n; i++)
-    {
-      _cleanup_free_ char *id = ctr_id(round, i);
-      double t0 = bench_now_us();
-
-      if (run_network_teardown(g, s, id, network, &err) < 0)
-        return fail(err);
-      t_teardown[i] = bench_now_us() - t0;
-    }
+  for (int i = 0; i < n && !alone; i++)
+    if (teardown(g, s, round, i, network, &t_teardown[i]) != 0)
+      return 1;
   return 0;
 }
 
@@ -110,7 +122,7 @@ int main(int argc, char **argv)
   _cleanup_nl_sock_ struct nl_sock *nl = NULL;
   struct nook_error *err = NULL;
   struct nook_globals g = { NULL };
-  double *t[7], first_setup, first_teardown;
+  double *t[9], first_setup, first_teardown;
   const char *dir;
   int n = 100;
 
@@ -136,26 +148,30 @@ int main(int argc, char **argv)
   if (nl_sock_open(-1, &nl, &err) < 0 || nl_link_set_up(nl, "lo", true, &err) < 0
       || image_store_open(storage, &s, &err) < 0)
     return fail(err);
-  for (int i = 0; i < 7; i++)
+  for (int i = 0; i < 9; i++)
     t[i] = xcalloc((size_t)n, sizeof(double));
   /* the first also makes the default network, its bridge and the nft table */
-  if (round_trip(&g, s, 0, 1, NULL, false, &first_setup, &first_teardown) != 0
-      || round_trip(&g, s, 1, n, NULL, false, t[0], t[1]) != 0
-      || round_trip(&g, s, 2, n, NULL, true, t[2], t[3]) != 0
-      || round_trip(&g, s, 3, n, "none", false, t[4], t[5]) != 0 || bare_netns(dir, n, t[6]) != 0)
+  if (round_trip(&g, s, 0, 1, NULL, false, true, &first_setup, &first_teardown) != 0
+      || round_trip(&g, s, 1, n, NULL, false, true, t[0], t[1]) != 0
+      || round_trip(&g, s, 2, n, NULL, false, false, t[2], t[3]) != 0
+      || round_trip(&g, s, 3, n, NULL, true, true, t[4], t[5]) != 0
+      || round_trip(&g, s, 4, n, "none", false, true, t[6], t[7]) != 0
+      || bare_netns(dir, n, t[8]) != 0)
     return 1;
-  printf("%d containers set up one after the other, then torn down (the default network);\n"
+  printf("%d containers on the default network, each alone or joining the earlier ones;\n"
          "state in %s\n\n| step | median | mean |\n| --- | ---: | ---: |\n",
          n, dir);
   printf("| first setup (network, bridge, nft table too) | %.0f us | |\n", first_setup);
-  bench_report("setup", t[0], n);
-  bench_report("teardown", t[1], n);
-  bench_report("setup, one published port", t[2], n);
-  bench_report("teardown, one published port", t[3], n);
-  bench_report("--net none: setup (the files)", t[4], n);
-  bench_report("--net none: teardown", t[5], n);
-  bench_report("a bare network namespace bound on a file", t[6], n);
-  for (int i = 0; i < 7; i++)
+  bench_report("setup, alone on the network", t[0], n);
+  bench_report("teardown, alone", t[1], n);
+  bench_report("setup, joining 0 to N-1 others (their hosts files)", t[2], n);
+  bench_report("teardown, leaving N-1 to 0 others", t[3], n);
+  bench_report("setup, alone, one published port", t[4], n);
+  bench_report("teardown, alone, one published port", t[5], n);
+  bench_report("--net none: setup (the files)", t[6], n);
+  bench_report("--net none: teardown", t[7], n);
+  bench_report("a bare network namespace bound on a file", t[8], n);
+  for (int i = 0; i < 9; i++)
     free(t[i]);
   nook_rm_rf_at(AT_FDCWD, dir, NULL);
   return 0;
