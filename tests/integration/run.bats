@@ -39,7 +39,7 @@ nrun() {
 	assert_status 0
 	assert_output "hello from nook"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
-	[ -z "$(ls -A "$ROOT")" ]
+	state_root_is_empty
 	# The second run finds it in the store.
 	run nrun --rm busybox sh -c 'echo again'
 	assert_status 0
