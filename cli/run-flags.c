@@ -43,7 +43,10 @@ static const char flags_usage[] =
     "  --device HOST[:CTR][:rwm]  a host device node\n"
     "  --label KEY[=VALUE]    an annotation of the container\n";
 
-void run_flags_usage(FILE *f) { fputs(flags_usage, f); }
+void run_flags_usage(FILE *f)
+{
+  fputs(flags_usage, f);
+}
 
 /* ---- numbers ---------------------------------------------------------------------------- */
 
@@ -87,8 +90,10 @@ int run_parse_size(const char *flag, const char *s, int64_t *ret, struct nook_er
   *ret = (int64_t)v;
   return 0;
 bad:
-  return nook_error_setx(err, EINVAL, "%s `%s`: not a size (a number with an optional unit b, "
-                                      "k, m or g)", flag, s);
+  return nook_error_setx(err, EINVAL,
+                         "%s `%s`: not a size (a number with an optional unit b, "
+                         "k, m or g)",
+                         flag, s);
 range:
   return nook_error_setx(err, ERANGE, "%s `%s`: too large", flag, s);
 }
@@ -141,8 +146,10 @@ int run_parse_pids_limit(const char *s, int64_t *ret, struct nook_error **err)
   int64_t v;
 
   if (nook_parse_i64(s, &v) < 0 || v < -1)
-    return nook_error_setx(err, EINVAL, "--pids-limit `%s`: not a count of tasks (0 or -1: "
-                                        "unlimited)", s);
+    return nook_error_setx(err, EINVAL,
+                           "--pids-limit `%s`: not a count of tasks (0 or -1: "
+                           "unlimited)",
+                           s);
   *ret = v == 0 ? -1 : v;
   return 0;
 }
@@ -196,8 +203,10 @@ int run_parse_ulimit(const char *s, struct nook_run_rlimit *ret, struct nook_err
     if (strcasecmp(name, rlimit_names[i].name) == 0)
       type = rlimit_names[i].type;
   if (!type)
-    return nook_error_setx(err, EINVAL, "--ulimit `%s`: unknown limit `%s` (nofile, nproc, "
-                                        "core, stack, memlock ...)", s, name);
+    return nook_error_setx(err, EINVAL,
+                           "--ulimit `%s`: unknown limit `%s` (nofile, nproc, "
+                           "core, stack, memlock ...)",
+                           s, name);
   colon = strchr(eq + 1, ':');
   soft = colon ? xstrndup(eq + 1, (size_t)(colon - eq - 1)) : xstrdup(eq + 1);
   if (rlim_value(soft, &vs) < 0 || (colon && rlim_value(colon + 1, &vh) < 0))
@@ -205,8 +214,7 @@ int run_parse_ulimit(const char *s, struct nook_run_rlimit *ret, struct nook_err
   if (!colon)
     vh = vs;
   if (vs > vh)
-    return nook_error_setx(err, EINVAL, "--ulimit `%s`: the soft limit is above the hard limit",
-                           s);
+    return nook_error_setx(err, EINVAL, "--ulimit `%s`: the soft limit is above the hard limit", s);
   *ret = (struct nook_run_rlimit){ .type = type, .soft = vs, .hard = vh };
   return 0;
 }
@@ -308,18 +316,20 @@ static int volume_options(const char *flag, const char *spec, char *const *opts,
   for (size_t i = 0; opts && opts[i]; i++)
     {
       const char *o = opts[i];
-      const char **slot = streq(o, "ro") || streq(o, "rw")          ? &rw
-                          : in_list(o, propagations)                ? &prop
+      const char **slot = streq(o, "ro") || streq(o, "rw")        ? &rw
+                          : in_list(o, propagations)              ? &prop
                           : streq(o, "bind") || streq(o, "rbind") ? &bind
                                                                   : NULL;
       if (slot && *slot)
-        return nook_error_setx(err, EINVAL, "%s `%s`: `%s` and `%s` conflict", flag, spec, *slot, o);
+        return nook_error_setx(err, EINVAL, "%s `%s`: `%s` and `%s` conflict", flag, spec, *slot,
+                               o);
       if (slot)
         *slot = o;
       else if (in_list(o, passed))
         nook_strv_push(&extra, o);
       else if (streq(o, "U") || streq(o, "O") || streq(o, "idmap"))
-        return nook_error_setx(err, ENOTSUP, "%s `%s`: option `%s` is not supported", flag, spec, o);
+        return nook_error_setx(err, ENOTSUP, "%s `%s`: option `%s` is not supported", flag, spec,
+                               o);
       else if (!streq(o, "z") && !streq(o, "Z"))
         return nook_error_setx(err, EINVAL, "%s `%s`: unknown option `%s`", flag, spec, o);
     }
@@ -368,11 +378,15 @@ static int check_paths(const char *flag, const char *spec, const char *src, cons
   if (src && !*src)
     return nook_error_setx(err, EINVAL, "%s `%s`: no source", flag, spec);
   if (src && *src != '/')
-    return nook_error_setx(err, ENOTSUP, "%s `%s`: named volumes are not supported yet, the "
-                                         "source must be an absolute host path", flag, spec);
+    return nook_error_setx(err, ENOTSUP,
+                           "%s `%s`: named volumes are not supported yet, the "
+                           "source must be an absolute host path",
+                           flag, spec);
   if (!dst || *dst != '/')
     return nook_error_setx(err, EINVAL, "%s `%s`: the destination `%s` is not an absolute path",
                            flag, spec, dst ? dst : "");
+  if (dst[strspn(dst, "/")] == '\0')
+    return nook_error_setx(err, EINVAL, "%s `%s`: cannot mount over the root", flag, spec);
   return 0;
 }
 
@@ -383,8 +397,10 @@ int run_parse_volume(const char *s, struct nook_run_mount *ret, struct nook_erro
   char *dst = strchr(copy, ':'), *o;
 
   if (!dst)
-    return nook_error_setx(err, ENOTSUP, "-v `%s`: anonymous volumes are not supported yet, "
-                                         "give HOST-PATH:%s", s, s);
+    return nook_error_setx(err, ENOTSUP,
+                           "-v `%s`: anonymous volumes are not supported yet, "
+                           "give HOST-PATH:%s",
+                           s, s);
   *dst++ = '\0';
   if ((o = strchr(dst, ':')))
     *o++ = '\0';
@@ -396,8 +412,8 @@ int run_parse_volume(const char *s, struct nook_run_mount *ret, struct nook_erro
 static int tmpfs_option(const char *flag, const char *spec, const char *o, struct nook_error **err)
 {
   static const char *const known[] = {
-    "ro",      "rw",      "nosuid",     "suid",      "nodev",       "dev",           "noexec",
-    "exec",    "sync",    "async",      "dirsync",   "atime",       "noatime",       "diratime",
+    "ro",         "rw",       "nosuid",     "suid",        "nodev",         "dev",       "noexec",
+    "exec",       "sync",     "async",      "dirsync",     "atime",         "noatime",   "diratime",
     "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "tmpcopyup", NULL,
   };
   const char *eq = strchr(o, '=');
@@ -407,18 +423,20 @@ static int tmpfs_option(const char *flag, const char *spec, const char *o, struc
 
   if (!eq && in_list(o, known))
     return 0;
-  if (streq(key, "size") && (run_parse_size(flag, eq + 1, &size, NULL) == 0
-                             || (eq[1] && strspn(eq + 1, "0123456789") == strlen(eq + 1) - 1
-                                 && eq[strlen(eq) - 1] == '%')))
+  if (streq(key, "size")
+      && (run_parse_size(flag, eq + 1, &size, NULL) == 0
+          || (eq[1] && strspn(eq + 1, "0123456789") == strlen(eq + 1) - 1
+              && eq[strlen(eq) - 1] == '%')))
     return 0;
   if (streq(key, "mode") && eq[1] && strspn(eq + 1, "01234567") == strlen(eq + 1)
       && strlen(eq + 1) <= 4)
     return 0;
-  if ((streq(key, "uid") || streq(key, "gid") || streq(key, "nr_inodes")
-       || streq(key, "nr_blocks")) && nook_parse_u64(eq + 1, &n) == 0)
+  if ((streq(key, "uid") || streq(key, "gid") || streq(key, "nr_inodes") || streq(key, "nr_blocks"))
+      && nook_parse_u64(eq + 1, &n) == 0)
     return 0;
-  if (key && (streq(key, "size") || streq(key, "mode") || streq(key, "uid") || streq(key, "gid")
-              || streq(key, "nr_inodes") || streq(key, "nr_blocks")))
+  if (key
+      && (streq(key, "size") || streq(key, "mode") || streq(key, "uid") || streq(key, "gid")
+          || streq(key, "nr_inodes") || streq(key, "nr_blocks")))
     return nook_error_setx(err, EINVAL, "%s `%s`: bad value in `%s`", flag, spec, o);
   return nook_error_setx(err, EINVAL, "%s `%s`: unknown option `%s`", flag, spec, o);
 }
@@ -462,8 +480,8 @@ int run_parse_tmpfs(const char *s, struct nook_run_mount *ret, struct nook_error
 struct mount_spec
 {
   const char *type, *src, *dst;
-  char **opts;       /* of a bind mount: ro, propagation, bind */
-  char **tmpfs_opts; /* size=, mode=, ro */
+  char **opts;                      /* of a bind mount: ro, propagation, bind */
+  char **tmpfs_opts;                /* size=, mode=, ro */
   const char *bind_key, *tmpfs_key; /* a key only one type takes, for the message */
 };
 
@@ -548,8 +566,10 @@ int run_parse_mount(const char *s, struct nook_run_mount *ret, struct nook_error
       return tmpfs_mount("--mount", s, ms.dst, ms.tmpfs_opts, ret, err);
     }
   if (!streq(ms.type, "bind"))
-    return nook_error_setx(err, ENOTSUP, "--mount `%s`: type `%s` is not supported (bind or "
-                                         "tmpfs)", s, ms.type);
+    return nook_error_setx(err, ENOTSUP,
+                           "--mount `%s`: type `%s` is not supported (bind or "
+                           "tmpfs)",
+                           s, ms.type);
   if (ms.tmpfs_key)
     return nook_error_setx(err, EINVAL, "--mount `%s`: a bind mount takes no `%s`", s,
                            ms.tmpfs_key);
@@ -580,8 +600,10 @@ int run_parse_device(const char *s, char **ret_host, char **ret_path, char **ret
         *p++ = '\0';
     }
   if (n > 3 || (n == 3 && !device_mode(parts[2])))
-    return nook_error_setx(err, EINVAL, "--device `%s`: not HOST[:CONTAINER][:PERMISSIONS] "
-                                        "(permissions: r, w, m)", s);
+    return nook_error_setx(err, EINVAL,
+                           "--device `%s`: not HOST[:CONTAINER][:PERMISSIONS] "
+                           "(permissions: r, w, m)",
+                           s);
   path = parts[0];
   if (n == 2 && device_mode(parts[1]))
     access = parts[1];
@@ -621,8 +643,10 @@ static int security_opt(struct run_flags *f, const char *arg, struct nook_error 
       return 0;
     }
   if (!streq(key, "seccomp") || !v || !*v)
-    return nook_error_setx(err, EINVAL, "--security-opt `%s`: unknown option (seccomp=unconfined, "
-                                        "seccomp=FILE, no-new-privileges)", arg);
+    return nook_error_setx(err, EINVAL,
+                           "--security-opt `%s`: unknown option (seccomp=unconfined, "
+                           "seccomp=FILE, no-new-privileges)",
+                           arg);
   nook_seccomp_profile_free(TAKE_PTR(f->seccomp));
   f->seccomp_unconfined = streq(v, "unconfined");
   if (f->seccomp_unconfined)
@@ -659,8 +683,9 @@ static int ulimit_add(struct run_flags *f, const char *arg, struct nook_error **
       break;
   if (getrlimit(rlimit_names[i].resource, &cur) == 0 && rl.hard > (uint64_t)cur.rlim_max
       && !has_cap(CAP_SYS_RESOURCE))
-    return nook_error_setx(err, EPERM, "--ulimit `%s`: the hard limit cannot be raised above "
-                                       "nook's own (%" PRIu64 ") without CAP_SYS_RESOURCE",
+    return nook_error_setx(err, EPERM,
+                           "--ulimit `%s`: the hard limit cannot be raised above "
+                           "nook's own (%" PRIu64 ") without CAP_SYS_RESOURCE",
                            arg, (uint64_t)cur.rlim_max);
   for (i = 0; i < f->n_rlimits && !streq(f->rlimits[i].type, rl.type); i++)
     ;
@@ -756,7 +781,8 @@ int run_flags_parse(struct run_flags *f, int opt, const char *arg, struct nook_e
     {
     case RUN_OPT_PRIVILEGED: f->privileged = true; return 0;
     case RUN_OPT_SECURITY_OPT: return security_opt(f, arg, err);
-    case RUN_OPT_CAP_ADD: return run_parse_caps("--cap-add", arg, &f->cap_add, &f->cap_add_all, err);
+    case RUN_OPT_CAP_ADD:
+      return run_parse_caps("--cap-add", arg, &f->cap_add, &f->cap_add_all, err);
     case RUN_OPT_CAP_DROP:
       return run_parse_caps("--cap-drop", arg, &f->cap_drop, &f->cap_drop_all, err);
     case RUN_OPT_MEMORY:
@@ -794,8 +820,9 @@ int run_flags_check(struct run_flags *f, struct nook_error **err)
   if (f->memory_swap && !f->memory)
     return nook_error_setx(err, EINVAL, "--memory-swap needs --memory");
   if (f->memory_swap > 0 && f->memory_swap < f->memory)
-    return nook_error_setx(err, EINVAL, "--memory-swap %" PRId64 " is below --memory %" PRId64
-                                        ": it is the limit of memory and swap together",
+    return nook_error_setx(err, EINVAL,
+                           "--memory-swap %" PRId64 " is below --memory %" PRId64
+                           ": it is the limit of memory and swap together",
                            f->memory_swap, f->memory);
   if (f->memory && !f->memory_swap && swap_accounted())
     f->memory_swap = f->memory <= INT64_MAX / 2 ? 2 * f->memory : -1;

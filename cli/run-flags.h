@@ -42,7 +42,7 @@ struct run_flags
   struct nook_seccomp_profile *seccomp; /* --security-opt seccomp=FILE */
   uint64_t cap_add, cap_drop;           /* masks, bit N: capability N */
   bool cap_add_all, cap_drop_all;
-  uint64_t caps; /* the container's set, made by run_flags_check() */
+  uint64_t caps;               /* the container's set, made by run_flags_check() */
   int64_t memory, memory_swap; /* 0: not given; memory_swap -1: unlimited */
   int64_t cpu_quota;           /* per 100000 us; 0: not given */
   uint64_t cpu_shares;

@@ -199,8 +199,7 @@ static int check_archs(const struct pctx *c, char *const *v, const char *path)
   return 0;
 }
 
-static int parse_filter(const struct pctx *c, yajl_val obj, const char *path,
-                        struct prof_filter *f)
+static int parse_filter(const struct pctx *c, yajl_val obj, const char *path, struct prof_filter *f)
 {
   _cleanup_free_ char *pc = xasprintf("%s.caps", path), *pa = xasprintf("%s.arches", path);
   _cleanup_free_ char *pk = xasprintf("%s.minKernel", path), *kernel = NULL;
@@ -229,8 +228,9 @@ static int parse_filter(const struct pctx *c, yajl_val obj, const char *path,
         _cleanup_free_ char *p = xasprintf("%s[%zu]", pa, i);
         return bad(c, p, "unknown architecture `%s` (amd64, arm64, x86 ...)", f->arches[i]);
       }
-  if (kernel && (sscanf(kernel, "%u.%u%c", &f->kmajor, &f->kminor, &end) != 2
-                 || !(kernel[0] >= '0' && kernel[0] <= '9')))
+  if (kernel
+      && (sscanf(kernel, "%u.%u%c", &f->kmajor, &f->kminor, &end) != 2
+          || !(kernel[0] >= '0' && kernel[0] <= '9')))
     return bad(c, pk, "`%s` is not a kernel version (MAJOR.MINOR)", kernel);
   f->has_kernel = kernel != NULL;
   return 0;
@@ -275,7 +275,8 @@ static int parse_syscall(const struct pctx *c, yajl_val obj, size_t i, struct pr
   _cleanup_free_ char *pn = xasprintf("%s.names", path), *pn1 = xasprintf("%s.name", path);
   _cleanup_free_ char *pe = xasprintf("%s.errnoRet", path), *pargs = xasprintf("%s.args", path);
   _cleanup_free_ char *pa = xasprintf("%s.action", path);
-  _cleanup_free_ char *pinc = xasprintf("%s.includes", path), *pexc = xasprintf("%s.excludes", path);
+  _cleanup_free_ char *pinc = xasprintf("%s.includes", path),
+                      *pexc = xasprintf("%s.excludes", path);
   _cleanup_free_ char *name = NULL;
   yajl_val args;
 
@@ -349,7 +350,8 @@ static int parse_top(const struct pctx *c, yajl_val root, struct nook_seccomp_pr
     return bad(c, "(top)", "expected an object");
   if (parse_action(c, root, "defaultAction", "defaultAction", &p->default_action) < 0
       || get_u64(c, root, "defaultErrnoRet", "defaultErrnoRet", 0xffff, &p->has_default_errno,
-              &p->default_errno) < 0
+                 &p->default_errno)
+             < 0
       || get_strv(c, root, "architectures", "architectures", &p->architectures) < 0
       || check_archs(c, p->architectures, "architectures") < 0
       || parse_arch_map(c, nook_json_get(root, "archMap"), p) < 0
@@ -402,7 +404,8 @@ const struct nook_seccomp_profile *nook_seccomp_profile_default(void)
   if (profile == NULL
       && nook_seccomp_profile_parse(nook_seccomp_default_json,
                                     (size_t)nook_seccomp_default_json_size,
-                                    "the default seccomp profile", &profile, &err) < 0)
+                                    "the default seccomp profile", &profile, &err)
+             < 0)
     {
       /* built-in data that the unit tests parse: a failure here is a broken build */
       fprintf(stderr, "nook: %s\n", err->msg);
@@ -452,15 +455,6 @@ static bool syscall_applies(const struct prof_syscall *s, uint64_t caps, const s
   return !s->inc.has_kernel || kernel_at_least(h, &s->inc);
 }
 
-static void gen_u64(yajl_gen g, const char *key, uint64_t v)
-{
-  char buf[24];
-  int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
-
-  nook_json_str(g, key);
-  yajl_gen_number(g, buf, (size_t)n);
-}
-
 static void gen_strv(yajl_gen g, const char *key, char *const *v)
 {
   nook_json_str(g, key);
@@ -498,7 +492,7 @@ static void gen_syscall(yajl_gen g, const struct prof_syscall *s)
   gen_strv(g, "names", s->names);
   nook_json_kv_str(g, "action", s->action);
   if (s->has_errno)
-    gen_u64(g, "errnoRet", s->errno_ret);
+    nook_json_kv_u64(g, "errnoRet", s->errno_ret);
   if (s->n_args)
     {
       nook_json_str(g, "args");
@@ -506,9 +500,9 @@ static void gen_syscall(yajl_gen g, const struct prof_syscall *s)
       for (size_t j = 0; j < s->n_args; j++)
         {
           yajl_gen_map_open(g);
-          gen_u64(g, "index", s->args[j].index);
-          gen_u64(g, "value", s->args[j].value);
-          gen_u64(g, "valueTwo", s->args[j].value_two);
+          nook_json_kv_u64(g, "index", s->args[j].index);
+          nook_json_kv_u64(g, "value", s->args[j].value);
+          nook_json_kv_u64(g, "valueTwo", s->args[j].value_two);
           nook_json_kv_str(g, "op", s->args[j].op);
           yajl_gen_map_close(g);
         }
@@ -530,7 +524,7 @@ void nook_seccomp_profile_gen(yajl_gen g, const struct nook_seccomp_profile *p, 
   yajl_gen_map_open(g);
   nook_json_kv_str(g, "defaultAction", p->default_action);
   if (p->has_default_errno)
-    gen_u64(g, "defaultErrnoRet", p->default_errno);
+    nook_json_kv_u64(g, "defaultErrnoRet", p->default_errno);
   gen_archs(g, p, &h);
   if (p->flags)
     gen_strv(g, "flags", p->flags);

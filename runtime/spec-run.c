@@ -6,8 +6,6 @@
  * podman.  The flags of `nook run` (cli/run-flags.c) change them through nook_run_config. */
 #include "config.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
 
@@ -69,15 +67,6 @@ static void kv_strv(yajl_gen g, const char *key, const char *const *v)
   for (size_t i = 0; v && v[i]; i++)
     nook_json_str(g, v[i]);
   yajl_gen_array_close(g);
-}
-
-static void u64_gen(yajl_gen g, const char *key, uint64_t v)
-{
-  char buf[24];
-  int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
-
-  nook_json_str(g, key);
-  yajl_gen_number(g, buf, (size_t)n);
 }
 
 uint64_t nook_spec_run_default_caps(void)
@@ -150,8 +139,8 @@ static void rlimits_gen(yajl_gen g, const struct nook_run_config *rc)
     {
       yajl_gen_map_open(g);
       nook_json_kv_str(g, "type", rc->rlimits[i].type);
-      u64_gen(g, "hard", rc->rlimits[i].hard);
-      u64_gen(g, "soft", rc->rlimits[i].soft);
+      nook_json_kv_u64(g, "hard", rc->rlimits[i].hard);
+      nook_json_kv_u64(g, "soft", rc->rlimits[i].soft);
       yajl_gen_map_close(g);
     }
   yajl_gen_array_close(g);
@@ -318,11 +307,11 @@ static void resources_gen(yajl_gen g, const struct nook_run_config *rc)
       nook_json_str(g, "cpu");
       yajl_gen_map_open(g);
       if (rc->cpu_shares)
-        u64_gen(g, "shares", rc->cpu_shares);
+        nook_json_kv_u64(g, "shares", rc->cpu_shares);
       if (rc->cpu_quota)
         {
           nook_json_kv_int(g, "quota", rc->cpu_quota);
-          u64_gen(g, "period", RUN_CPU_PERIOD);
+          nook_json_kv_u64(g, "period", RUN_CPU_PERIOD);
         }
       yajl_gen_map_close(g);
     }

@@ -111,7 +111,8 @@ static void test_default(void)
 static void test_runtime_accepts(void)
 {
   _cleanup_free_ char *sc = gen(nook_seccomp_profile_default(), CAP(CAP_CHOWN), NULL, NULL);
-  _cleanup_free_ char *json = xasprintf("{\"ociVersion\":\"1.2.0\",\"linux\":{\"seccomp\":%s}}", sc);
+  _cleanup_free_ char *json =
+      xasprintf("{\"ociVersion\":\"1.2.0\",\"linux\":{\"seccomp\":%s}}", sc);
   _cleanup_spec_ struct nook_spec *spec = NULL;
   struct nook_seccomp_filter *f = NULL;
   struct nook_error *err = NULL;
@@ -137,7 +138,8 @@ static void test_filters(void)
       "{\"names\":[\"kill\"],\"action\":\"SCMP_ACT_ERRNO\",\"excludes\":{\"arches\":[\"amd64\"]}},"
       "{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_ERRNO\","
       " \"includes\":{\"caps\":[\"CAP_SYS_ADMIN\",\"CAP_NET_ADMIN\"]}},"
-      "{\"names\":[\"umount2\"],\"action\":\"SCMP_ACT_ERRNO\",\"includes\":{\"caps\":[\"CAP_NOPE\"]}},"
+      "{\"names\":[\"umount2\"],\"action\":\"SCMP_ACT_ERRNO\",\"includes\":{\"caps\":[\"CAP_NOPE\"]"
+      "}},"
       "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ERRNO\","
       " \"args\":[{\"index\":0,\"value\":18446744073709551615,\"op\":\"SCMP_CMP_EQ\"}]}"
       "]}");
@@ -167,8 +169,8 @@ static void check_bad(const char *json, const char *name, const char *want)
 {
   struct nook_seccomp_profile *p = NULL;
   struct nook_error *err = NULL;
-  int r = nook_seccomp_profile_parse(json, strlen(json), "--security-opt seccomp=`x.json`", &p,
-                                     &err);
+  int r =
+      nook_seccomp_profile_parse(json, strlen(json), "--security-opt seccomp=`x.json`", &p, &err);
   bool ok = r < 0 && err && strstr(err->msg, want)
             && nook_has_prefix(err->msg, "--security-opt seccomp=`x.json`: ");
 
@@ -181,10 +183,11 @@ static void check_bad(const char *json, const char *name, const char *want)
 
 static void test_errors(void)
 {
-  check_bad("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":"
-            "\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"c\"],"
-            "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"d\"],\"action\":\"SCMP_ACT_FOO\"}]}",
-            "unknown action", "syscalls[3].action: unknown action `SCMP_ACT_FOO`");
+  check_bad(
+      "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],\"action\":"
+      "\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"c\"],"
+      "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"d\"],\"action\":\"SCMP_ACT_FOO\"}]}",
+      "unknown action", "syscalls[3].action: unknown action `SCMP_ACT_FOO`");
   check_bad("{}", "no defaultAction", "defaultAction: required");
   check_bad("{\"defaultAction\":\"ALLOW\"}", "bad defaultAction", "defaultAction: unknown action");
   check_bad("[]", "not an object", "expected an object");
