@@ -111,7 +111,7 @@ assert_no_network_left() {
 	assert_status 0
 	assert_output "$(printf ' lo\nbox\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n192.0.2.7\tdb.example')"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
-	[ -z "$(ls -A "$ROOT")" ]
+	state_root_is_empty
 }
 
 @test "--net host: the (test namespace's) links, the host's hostname and files" {
@@ -251,7 +251,7 @@ sys.exit(1)'
 	run --separate-stderr ncli rm -f web
 	assert_status 0
 	assert_no_network_left "$id"
-	[ -z "$(ls -A "$ROOT")" ]
+	state_root_is_empty
 	# rm is idempotent for the network: a second teardown finds nothing to do
 	run --separate-stderr ncli rm -f web
 	assert_status 125
