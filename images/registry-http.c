@@ -103,7 +103,8 @@ void registry_resp_clear(struct registry_resp *r)
 
 void registry_xfer_clear(struct registry_xfer *x)
 {
-  sym_curl_slist_free_all(x->headers);
+  if (x->headers) /* without a transfer libcurl may not be loaded */
+    sym_curl_slist_free_all(x->headers);
   x->headers = NULL;
   registry_resp_clear(&x->resp);
 }
