@@ -65,6 +65,9 @@ int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format
 /* `nook network create|ls|inspect|rm` (cli/cmd-network.c); networks live in --storage. */
 int cmd_network(const struct nook_globals *g, int argc, char **argv);
 
+/* `nook system check` (cli/cmd-system.c). */
+int cmd_system(const struct nook_globals *g, int argc, char **argv);
+
 /* `nook image ...` (cli/cmd-image.c). */
 int cmd_image(const struct nook_globals *g, int argc, char **argv);
 

@@ -28,6 +28,7 @@ static const struct nook_command commands[] = {
   { "network", cmd_network, "bridge networks: create, ls, inspect, rm" },
   { "rm", cmd_nook_rm, "remove containers" },
   { "run", cmd_nook_run, "run a command in a new container from an image" },
+  { "system", cmd_system, "check the image store (and repair it)" },
   { "version", cmd_version, "print the version" },
 };
 

@@ -3,7 +3,7 @@
  * Prune holds the store lock exclusive, and every importer holds it shared for its whole
  * run, so whatever prune finds unmarked is not an import's work in progress.  A layer is
  * first renamed into tmp/ and only then removed, so that a crash leaves no half layer under
- * its name; tmp/ entries go when they are stale, or at once when prune put them there. */
+ * its name; tmp/ entries go at once, but for a pull's partial downloads, which go when stale. */
 #include "config.h"
 
 #include <dirent.h>
@@ -19,13 +19,11 @@
 #include "images/image.h"
 #include "images/store-internal.h"
 
-#define GC_PREFIX "gc-"
 #define SMALL_FILE_MAX 65536
 
 /* ---- containers ------------------------------------------------------------------------- */
 
-/* ROOT/containers/ID/NAME, at most 64 KiB, or NULL. */
-static char *container_file(struct image_store *s, const char *id, const char *name)
+char *image_store_container_file(struct image_store *s, const char *id, const char *name)
 {
   _cleanup_free_ char *p = xasprintf("containers/%s/%s", id, name);
   char *data = NULL;
@@ -65,7 +63,7 @@ static void user_check(struct image_store *s, const char *id, void *data)
   struct user_search *u = data;
   _cleanup_free_ char *image = NULL;
 
-  if (u->found || !(image = container_file(s, id, "image")))
+  if (u->found || !(image = image_store_container_file(s, id, "image")))
     return;
   image[strcspn(image, " \t\r\n")] = '\0';
   if (streq(image, u->digest))
@@ -153,8 +151,8 @@ static void mark_image(struct image_store *s, const char *digest, struct marks *
 static void mark_container(struct image_store *s, const char *id, void *data)
 {
   struct marks *mk = data;
-  _cleanup_free_ char *image = container_file(s, id, "image");
-  _cleanup_free_ char *layers = container_file(s, id, "layers");
+  _cleanup_free_ char *image = image_store_container_file(s, id, "image");
+  _cleanup_free_ char *layers = image_store_container_file(s, id, "layers");
 
   if (image)
     {
@@ -247,8 +245,7 @@ static int sweep_remove(struct image_store *s, const char *rel, struct sweep *sw
   return 0;
 }
 
-/* The names in ROOT/DIR, or NULL when it cannot be read. */
-static char **dir_names(struct image_store *s, const char *dir)
+char **image_store_dir_names(struct image_store *s, const char *dir)
 {
   int fd = openat(s->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -263,7 +260,7 @@ static char **dir_names(struct image_store *s, const char *dir)
   return out;
 }
 
-static bool hex64(const char *s)
+bool image_hex64(const char *s)
 {
   return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
@@ -273,15 +270,15 @@ static bool hex64(const char *s)
 static int sweep_dir(struct image_store *s, const char *dir, char **set, bool via_tmp,
                      struct sweep *sw, struct nook_error **err)
 {
-  _cleanup_strv_ char **names = dir_names(s, dir);
+  _cleanup_strv_ char **names = image_store_dir_names(s, dir);
   int r = 0;
 
   for (size_t i = 0; r >= 0 && names && names[i]; i++)
     {
       _cleanup_free_ char *digest = xasprintf("sha256:%s", names[i]);
       _cleanup_free_ char *rel = xasprintf("%s/%s", dir, names[i]);
-      _cleanup_free_ char *tmp = xasprintf("tmp/" GC_PREFIX "%s", names[i]);
-      if (!hex64(names[i]) || marked(set, digest))
+      _cleanup_free_ char *tmp = xasprintf("tmp/" IMAGE_GC_PREFIX "%s", names[i]);
+      if (!image_hex64(names[i]) || marked(set, digest))
         continue;
       if (via_tmp && renameat(s->dirfd, rel, s->dirfd, tmp) < 0)
         return nook_error_set(err, errno, "prune `%s/%s`", s->path, rel);
@@ -290,11 +287,13 @@ static int sweep_dir(struct image_store *s, const char *dir, char **set, bool vi
   return r;
 }
 
-/* tmp/ entries left by an import or pull that died, once untouched for a while, and what
- * prune itself moved there. */
+/* tmp/ entries: every writer of tmp/ holds the store lock shared while it writes, so under
+ * prune's exclusive lock all of them were left by a process that died (or moved there by
+ * prune itself) and go at once.  Only a pull's partial download, which the next pull of the
+ * blob resumes, stays until it has been left alone for a while. */
 static int sweep_tmp(struct image_store *s, struct sweep *sw, struct nook_error **err)
 {
-  _cleanup_strv_ char **names = dir_names(s, "tmp");
+  _cleanup_strv_ char **names = image_store_dir_names(s, "tmp");
   time_t now = time(NULL);
   int r = 0;
 
@@ -304,7 +303,7 @@ static int sweep_tmp(struct image_store *s, struct sweep *sw, struct nook_error 
       struct stat st;
       if (fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
         continue;
-      if (nook_has_prefix(names[i], GC_PREFIX) || now - st.st_mtime > IMAGE_TMP_STALE_SECS)
+      if (!nook_has_prefix(names[i], "partial-") || now - st.st_mtime > IMAGE_TMP_STALE_SECS)
         {
           struct sweep ignored = { 0 };
           r = sweep_remove(s, rel, &ignored, err);
