@@ -388,8 +388,9 @@ static void reach(struct check *ck, const char *digest)
 
 /* ---- names ------------------------------------------------------------------------------ */
 
-/* The blob D (WHAT of image NAME) must be good and of the size D gives.  False after
- * reporting a problem. */
+/* The blob D (WHAT of image NAME) must be good and of the size D gives; a problem is reported
+ * otherwise.  True when the blob is there and good (if maybe of another size), so that what
+ * it refers to can be checked too. */
 static bool check_ref(struct check *ck, const struct image_descriptor *d, const char *what,
                       const char *name)
 {
@@ -411,9 +412,7 @@ static bool check_ref(struct check *ck, const struct image_descriptor *d, const 
   else if (d->size >= 0 && g->size != (uint64_t)d->size)
     problem(ck, rel, "has %llu bytes, but image `%s` says its %s has %lld",
             (unsigned long long)g->size, name, what, (long long)d->size);
-  else
-    return true;
-  return false;
+  return g != NULL;
 }
 
 /* Checks the image the index entry D names; a damaged one's name goes with --repair. */
