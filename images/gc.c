@@ -3,7 +3,7 @@
  * Prune holds the store lock exclusive, and every importer holds it shared for its whole
  * run, so whatever prune finds unmarked is not an import's work in progress.  A layer is
  * first renamed into tmp/ and only then removed, so that a crash leaves no half layer under
- * its name; tmp/ entries go at once, but for a pull's partial downloads, which go when stale. */
+ * its name; what is in tmp/ goes too: no import or pull is running to need it. */
 #include "config.h"
 
 #include <dirent.h>
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -287,28 +286,22 @@ static int sweep_dir(struct image_store *s, const char *dir, char **set, bool vi
   return r;
 }
 
-/* tmp/ entries: every writer of tmp/ holds the store lock shared while it writes, so under
- * prune's exclusive lock all of them were left by a process that died (or moved there by
- * prune itself) and go at once.  Only a pull's partial download, which the next pull of the
- * blob resumes, stays until it has been left alone for a while. */
+/* tmp/: every writer of tmp/ holds the store lock shared while it writes, so under prune's
+ * exclusive lock everything there was left by a process that died or failed (or moved there
+ * by prune itself) and goes.  That includes a pull's partial downloads: the next pull would
+ * resume them, but prune is what frees a full disk, and a partial download may be what
+ * filled it. */
 static int sweep_tmp(struct image_store *s, struct sweep *sw, struct nook_error **err)
 {
   _cleanup_strv_ char **names = image_store_dir_names(s, "tmp");
-  time_t now = time(NULL);
   int r = 0;
 
   for (size_t i = 0; r >= 0 && names && names[i]; i++)
     {
       _cleanup_free_ char *rel = xasprintf("tmp/%s", names[i]);
-      struct stat st;
-      if (fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        continue;
-      if (!nook_has_prefix(names[i], "partial-") || now - st.st_mtime > IMAGE_TMP_STALE_SECS)
-        {
-          struct sweep ignored = { 0 };
-          r = sweep_remove(s, rel, &ignored, err);
-          sw->bytes += ignored.bytes;
-        }
+      struct sweep ignored = { 0 };
+      r = sweep_remove(s, rel, &ignored, err);
+      sw->bytes += ignored.bytes;
     }
   return r;
 }

@@ -15,8 +15,7 @@
  *   containers/ID/       image (the manifest digest), layers (diff-ids, lowest first),
  *                        upper/ work/ rootfs/ (the overlay mount point)
  *   tmp/                 blobs and layers being written; a pull's partial downloads
- *                        (partial-HEX, resumed by the next pull); what a process that died
- *                        left is removed by prune (partial-HEX once stale)
+ *                        (partial-HEX, resumed by the next pull); prune empties it
  *
  * Blobs and layers need no lock of their own: a name is only ever given to complete, verified
  * content with rename(2), and two writers of the same content produce the same bytes.
@@ -119,7 +118,7 @@ int image_blob_writer_reset(struct image_blob_writer *w, struct nook_error **err
  * mismatch.  Then fsync and rename into blobs/sha256/.  ret_digest may be NULL. */
 int image_blob_writer_commit(struct image_blob_writer *w, const char *expected,
                              int64_t expected_size, char **ret_digest, struct nook_error **err);
-/* Discards an uncommitted blob (a resumable one keeps its partial file). */
+/* Discards an uncommitted blob (a resumable one keeps its partial file unless it is empty). */
 void image_blob_writer_free(struct image_blob_writer *w);
 static inline void image_blob_writer_freep(struct image_blob_writer **w)
 {
@@ -322,10 +321,10 @@ int image_export(struct image_store *s, const char *what, const char *file, stru
  * name, unless FORCE (the container keeps its layers either way); ENOENT when unknown. */
 int image_remove(struct image_store *s, const char *what, bool force, struct nook_error **err);
 /* Removes blobs and layers no name and no container reaches (a container: the manifest in
- * containers/ID/image and the diff-ids in containers/ID/layers), and what processes that
- * died left in tmp/ (every writer of tmp/ holds the store lock, so under prune's exclusive lock
- * nothing there is in progress; a pull's partial-HEX, which the next pull resumes, only once
- * untouched for ten minutes).  Takes the store lock exclusive.  *ret_blobs counts the blobs and layers
+ * containers/ID/image and the diff-ids in containers/ID/layers), and everything in tmp/:
+ * every writer of tmp/ holds the store lock, so under prune's exclusive lock nothing there is
+ * in progress (a pull's partial downloads go too, and a later pull starts them again).  Takes
+ * the store lock exclusive.  *ret_blobs counts the blobs and layers
  * removed, *ret_bytes the disk space freed (tmp/ included); both may be NULL. */
 int image_prune(struct image_store *s, uint64_t *ret_blobs, uint64_t *ret_bytes,
                 struct nook_error **err);

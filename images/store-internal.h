@@ -9,9 +9,6 @@
 
 #include "images/image.h"
 
-/* How long a pull's partial download must have been left alone before prune removes it
- * (seconds). */
-#define IMAGE_TMP_STALE_SECS (10 * 60)
 
 /* ---- names (names.c) -------------------------------------------------------------------- */
 

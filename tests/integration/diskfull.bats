@@ -5,6 +5,8 @@
 # fills its disk gets ENOSPC itself, and nook can still tell its state and delete it.
 
 load helpers
+# shellcheck source=../helpers/registry.bash
+. "$NOOK_SRCDIR/tests/helpers/registry.bash"
 
 MAKE_LAYOUT=$NOOK_SRCDIR/tests/helpers/make-oci-layout.py
 
@@ -76,6 +78,43 @@ assert_consistent() {
 	make_layout fits "$TEST_DIR/l1"
 	run nook_cli image import "$TEST_DIR/fits"
 	assert_status 0
+	assert_consistent
+}
+
+@test "a pull that fills the disk: ENOSPC naming the partial download; the next pull resumes it, prune frees it" {
+	require_nook "nook image"
+	small_fs 16m
+	mkdir -p "$TEST_DIR/l1" "$TEST_DIR/l2"
+	head -c 3000000 /dev/urandom >"$TEST_DIR/l1/random"
+	head -c 3000000 /dev/urandom >"$TEST_DIR/l2/random"
+	python3 "$MAKE_LAYOUT" "$TEST_DIR/layout" --ref latest "$TEST_DIR/l1" "$TEST_DIR/l2" >/dev/null
+	fake_registry_start "$TEST_DIR/layout" "$TEST_DIR/fake"
+	on_teardown "registry_stop $FAKE_PID"
+	# About 1 MB left: neither layer's blob can be whole.
+	dd if=/dev/zero of="$SMALL/fill" bs=1M count=15 2>/dev/null
+	run --separate-stderr nook_cli image pull --insecure "$FAKE/test/random:latest"
+	assert_status 125
+	assert_one_line_error "No space left on device" "$STORAGE/tmp/partial-"
+	[ -z "$(names)" ]
+	# Partial downloads with something in them; an empty one would be litter.
+	[ -n "$(find "$STORAGE/tmp" -name 'partial-*' -size +0)" ]
+	[ -z "$(find "$STORAGE/tmp" -empty)" ]
+	run --separate-stderr nook_cli system check --format json
+	assert_status 0
+	[ "$(jq -r .consistent <<<"$output")" = true ]
+	[ "$(jq -r .resumable <<<"$output")" -ge 1 ]
+	# prune is how a full disk is freed: the partial download goes too.
+	run nook_cli image prune
+	assert_status 0
+	[ -z "$(ls -A "$STORAGE/tmp")" ]
+	# Failed again, then with room the next pull continues from where the partial stops.
+	run nook_cli image pull --insecure "$FAKE/test/random:latest"
+	assert_status 125
+	rm "$SMALL/fill"
+	: >"$TEST_DIR/fake/requests"
+	run nook_cli image pull --insecure "$FAKE/test/random:latest"
+	assert_status 0
+	grep -q "^GET /v2/test/random/blobs/sha256:[0-9a-f]* range=bytes=[1-9][0-9]*-" "$TEST_DIR/fake/requests"
 	assert_consistent
 }
 
