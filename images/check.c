@@ -45,6 +45,7 @@ struct manifest_rec
   char *digest;
   struct image_manifest *m;
   struct image_config *c; /* NULL when the config cannot be read */
+  bool loaded;            /* c was looked for */
 };
 
 struct check
@@ -56,7 +57,7 @@ struct check
   struct good_blob *good; /* sorted by digest once the blobs are read */
   size_t n_good;
   char **bad; /* corrupt blobs */
-  struct manifest_rec *manifests;
+  struct manifest_rec **manifests; /* each its own allocation: late blobs add to the array */
   size_t n_manifests;
   char **recorded; /* diff-ids a manifest in the store or a container needs */
   char **reached;  /* blobs a name or a container reaches */
@@ -243,7 +244,9 @@ static void manifest_keep(struct check *ck, const char *digest, const char *json
       || image_manifest_parse(json, len, &m, NULL) < 0)
     return;
   ck->manifests = xrealloc(ck->manifests, (ck->n_manifests + 1) * sizeof *ck->manifests);
-  ck->manifests[ck->n_manifests++] = (struct manifest_rec){ xstrdup(digest), m, NULL };
+  ck->manifests[ck->n_manifests] = xcalloc(1, sizeof **ck->manifests);
+  ck->manifests[ck->n_manifests]->digest = xstrdup(digest);
+  ck->manifests[ck->n_manifests++]->m = m;
 }
 
 static void check_blob(struct check *ck, const char *name)
@@ -302,32 +305,62 @@ static void check_blobs(struct check *ck)
     qsort(ck->good, ck->n_good, sizeof *ck->good, cmp_good);
 }
 
-/* ---- what the manifests in the store need ----------------------------------------------- */
-
-static const struct manifest_rec *manifest_find(struct check *ck, const char *digest)
+/* The good blob DIGEST, or NULL when it is missing or corrupt.  A blob that is not among those
+ * read at first was stored since, by an import or pull running beside the check (for which
+ * index.json may already name it): it is read and verified now. */
+static const struct good_blob *blob_lookup(struct check *ck, const char *digest)
 {
-  for (size_t i = 0; i < ck->n_manifests; i++)
-    if (streq(ck->manifests[i].digest, digest))
-      return &ck->manifests[i];
-  return NULL;
+  const struct good_blob *g = good_find(ck, digest);
+  _cleanup_free_ char *rel = NULL;
+
+  if (g || !image_digest_valid(digest) || nook_strv_contains(ck->bad, digest))
+    return g;
+  rel = xasprintf("blobs/sha256/%s", digest + 7);
+  if (faccessat(ck->s->dirfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    return NULL;
+  check_blob(ck, digest + 7);
+  qsort(ck->good, ck->n_good, sizeof *ck->good, cmp_good);
+  return good_find(ck, digest);
 }
 
-/* Reads the configs of the manifests, and records the diff-ids they list. */
+/* ---- what the manifests in the store need ----------------------------------------------- */
+
+/* Reads the config of MR once, and records the diff-ids it lists. */
+static void load_config(struct check *ck, struct manifest_rec *mr)
+{
+  _cleanup_free_ char *json = NULL;
+  size_t len = 0;
+
+  if (mr->loaded)
+    return;
+  mr->loaded = true;
+  if (!blob_lookup(ck, mr->m->config.digest)
+      || image_blob_read(ck->s, mr->m->config.digest, IMAGE_JSON_MAX, &json, &len, NULL) < 0
+      || image_config_parse(json, len, &mr->c, NULL) < 0)
+    return;
+  for (size_t j = 0; j < mr->c->n_diff_ids; j++)
+    nook_strv_push(&ck->recorded, mr->c->diff_ids[j]);
+}
+
 static void load_configs(struct check *ck)
 {
   for (size_t i = 0; i < ck->n_manifests; i++)
-    {
-      struct manifest_rec *mr = &ck->manifests[i];
-      _cleanup_free_ char *json = NULL;
-      size_t len = 0;
+    load_config(ck, ck->manifests[i]);
+}
 
-      if (!good_find(ck, mr->m->config.digest)
-          || image_blob_read(ck->s, mr->m->config.digest, IMAGE_JSON_MAX, &json, &len, NULL) < 0
-          || image_config_parse(json, len, &mr->c, NULL) < 0)
-        continue;
-      for (size_t j = 0; j < mr->c->n_diff_ids; j++)
-        nook_strv_push(&ck->recorded, mr->c->diff_ids[j]);
-    }
+/* The manifest DIGEST as a good blob of the store holds it, with its config read; NULL when
+ * there is none. */
+static struct manifest_rec *manifest_find(struct check *ck, const char *digest)
+{
+  if (!blob_lookup(ck, digest))
+    return NULL;
+  for (size_t i = 0; i < ck->n_manifests; i++)
+    if (streq(ck->manifests[i]->digest, digest))
+      {
+        load_config(ck, ck->manifests[i]);
+        return ck->manifests[i];
+      }
+  return NULL;
 }
 
 /* The layer blob that DIFF_ID is unpacked from, by a manifest in the store, when the blob is
@@ -336,11 +369,11 @@ static const struct image_descriptor *layer_source(struct check *ck, const char 
 {
   for (size_t i = 0; i < ck->n_manifests; i++)
     {
-      const struct manifest_rec *mr = &ck->manifests[i];
+      const struct manifest_rec *mr = ck->manifests[i];
       if (!mr->c || mr->c->n_diff_ids != mr->m->n_layers)
         continue;
       for (size_t j = 0; j < mr->c->n_diff_ids; j++)
-        if (streq(mr->c->diff_ids[j], diff_id) && good_find(ck, mr->m->layers[j].digest))
+        if (streq(mr->c->diff_ids[j], diff_id) && blob_lookup(ck, mr->m->layers[j].digest))
           return &mr->m->layers[j];
     }
   return NULL;
@@ -404,7 +437,7 @@ static bool check_ref(struct check *ck, const struct image_descriptor *d, const 
       return false;
     }
   rel = xasprintf("blobs/sha256/%s", d->digest + 7);
-  g = good_find(ck, d->digest);
+  g = blob_lookup(ck, d->digest);
   if (nook_strv_contains(ck->bad, d->digest))
     problem(ck, "index.json", "image `%s`: %s `%s` is corrupt", name, what, d->digest);
   else if (!g)
@@ -558,7 +591,7 @@ static void check_container(struct check *ck, const char *id)
       return;
     }
   image[strcspn(image, " \t\r\n")] = '\0';
-  if (!good_find(ck, image))
+  if (!blob_lookup(ck, image))
     {
       _cleanup_free_ char *img_rel = xasprintf("%s/image", rel);
       problem(ck, img_rel, "its image's manifest `%s` is not in the store", image);
@@ -605,9 +638,10 @@ static void check_free(struct check *ck)
   free(ck->good);
   for (size_t i = 0; i < ck->n_manifests; i++)
     {
-      free(ck->manifests[i].digest);
-      image_manifest_free(ck->manifests[i].m);
-      image_config_free(ck->manifests[i].c);
+      free(ck->manifests[i]->digest);
+      image_manifest_free(ck->manifests[i]->m);
+      image_config_free(ck->manifests[i]->c);
+      free(ck->manifests[i]);
     }
   free(ck->manifests);
   nook_strv_free(ck->bad);

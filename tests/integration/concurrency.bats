@@ -203,6 +203,38 @@ import_prune_rm() {
 	assert_store_clean 4 2
 }
 
+# imports_in_waves N: N rounds of 8 parallel imports into an empty store (the name removed
+# and the store pruned between rounds, so that every round writes its blobs anew).
+imports_in_waves() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		parallel 8 nook_cli image import "$TEST_DIR/image.tar" || return 1
+		assert_par_ok 8 || return 1
+		nook_cli image rm "$IMAGE" >/dev/null || return 1
+		nook_cli image prune >/dev/null || return 1
+	done
+}
+
+@test "nook system check beside running imports: their work in progress is never a problem" {
+	local i n=0 rc
+	make_image
+	imports_in_waves 4 &
+	local bg=$!
+	# Checks until the imports are over (at least a few, at most 100).
+	for ((i = 0; i < 100; i++)); do
+		rc=0
+		nook_cli system check >"$TEST_DIR/check.out" 2>&1 || rc=$?
+		[ "$rc" = 0 ] && [ ! -s "$TEST_DIR/check.out" ] ||
+			{ echo "check $i: exit $rc" >&2 && cat "$TEST_DIR/check.out" >&2 && return 1; }
+		n=$((n + 1))
+		kill -0 "$bg" 2>/dev/null || break
+	done
+	wait "$bg"
+	[ "$n" -ge 2 ]
+	nook_cli image prune >/dev/null
+	assert_store_clean 0 0
+}
+
 @test "parallel pulls of one image from a slow registry: one download of each blob, the store consistent" {
 	local reg=$TEST_DIR/fake
 	python3 "$MAKE_LAYOUT" "$TEST_DIR/layout" --ref latest --gzip "$BUNDLE/rootfs" >/dev/null
