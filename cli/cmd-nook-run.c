@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -347,8 +349,6 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
   _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return nook_error_set(err, errno, "open `%s`", dir);
-  if (o->name && (r = nook_write_file_atomic_at(dfd, "name", o->name, strlen(o->name), 0600, err)) < 0)
-    return r;
   return nook_write_file_atomic_at(dfd, "config.json", json, strlen(json), 0600, err);
 }
 
@@ -378,13 +378,37 @@ static int run_container(const struct nook_globals *g, struct image_store *s,
   return nook_container_run(&co, ret_status, err);
 }
 
+/* Gives the new container ID the name NAME unless a container has it already.  The lookup
+ * and the `name` file are one step under an exclusive flock(2) on ROOT/containers: two runs
+ * with one --name both passed the lookup before either wrote its name, and both ran. */
+static int claim_name(struct image_store *s, const char *name, const char *id,
+                      struct nook_error **err)
+{
+  _cleanup_close_ int cfd = openat(s->dirfd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int dfd = -1;
+  _cleanup_free_ char *other = NULL, *rel = xasprintf("containers/%s", id);
+
+  if (cfd < 0)
+    return nook_error_set(err, errno, "open `%s/containers`", s->path);
+  while (flock(cfd, LOCK_EX) < 0)
+    if (errno != EINTR)
+      return nook_error_set(err, errno, "lock `%s/containers`", s->path);
+  if (container_lookup(s, name, &other, NULL) == 0)
+    return nook_error_setx(err, EEXIST, "the name `%s` is in use by container %.12s", name, other);
+  if (mkdirat(s->dirfd, rel, 0700) < 0)
+    return nook_error_set(err, errno, "create `%s/%s`", s->path, rel);
+  dfd = openat(s->dirfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0)
+    return nook_error_set(err, errno, "open `%s/%s`", s->path, rel);
+  return nook_write_file_atomic_at(dfd, "name", name, strlen(name), 0600, err);
+}
+
 int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
 {
   _cleanup_(nook_strv_freep) char **env = NULL;
   _cleanup_error_ struct nook_error *err = NULL;
   _cleanup_image_store_ struct image_store *s = NULL;
   _cleanup_image_ struct image *img = NULL;
-  _cleanup_free_ char *other = NULL;
   struct run_opts o = { 0 };
   char id[65];
   int r, status = 0;
@@ -399,15 +423,12 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
   /* Before anything else: the re-exec repeats what was done (CVE-2019-5736). */
   if (nook_cloned_binary_ensure(&err) < 0 || image_store_open(g->storage, &s, &err) < 0)
     goto fail;
-  if (o.name && container_lookup(s, o.name, &other, NULL) == 0)
-    {
-      nook_error_setx(&err, EEXIST, "the name `%s` is in use by container %.12s", o.name, other);
-      goto fail;
-    }
   /* Shared: a concurrent prune waits until the layers are recorded as in use. */
   if (image_store_lock(s, false, &err) < 0 || cli_image_open(s, o.image, &img, &err) < 0)
     goto fail;
   random_id(id);
+  if (o.name && claim_name(s, o.name, id, &err) < 0)
+    goto fail;
   r = image_rootfs_mount(s, img, id, false, NULL, &err);
   image_store_unlock(s);
   if (r < 0)

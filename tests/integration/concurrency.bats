@@ -266,3 +266,24 @@ imports_in_waves() {
 	[ "$(ls "$STORAGE/layers" | wc -l)" -eq 1 ]
 	[ -z "$(ls -A "$STORAGE/tmp")" ]
 }
+
+@test "8 parallel nook run --name of one name: one container gets it, the others fail, none is left half-made" {
+	local f
+	nook_cli run --rm --cgroup-parent "$CGP" -e "$(container_env_marker)" busybox true
+	parallel 8 nook_cli run --name dup --cgroup-parent "$CGP" -e "$(container_env_marker)" busybox true
+	[ "$(par_count 0)" -eq 1 ]
+	[ "$(par_count 125)" -eq 7 ]
+	for f in "$TEST_DIR"/par/*.rc; do
+		[ "$(cat "$f")" = 0 ] && continue
+		run cat "${f%.rc}.err"
+		assert_output_contains "the name \`dup\` is in use by container"
+	done
+	[ "$(ls "$STORAGE/containers" | wc -l)" -eq 1 ]
+	[ "$(cat "$STORAGE"/containers/*/name)" = dup ]
+	run --separate-stderr nook_cli system check
+	assert_status 0
+	run nook_cli rm dup
+	assert_status 0
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+	state_root_is_empty
+}
