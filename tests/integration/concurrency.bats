@@ -155,6 +155,23 @@ lifecycle() {
 	[ -z "$(cgroup_dirs bundle)" ]
 }
 
+@test "10 parallel starts of one container: one starts it, the others are refused, it runs once" {
+	local f
+	set_args sh -c 'echo started >>/started'
+	create_container once
+	parallel 10 runtime_direct start once
+	[ "$(par_count 0)" -eq 1 ]
+	for f in "$TEST_DIR"/par/*.rc; do
+		[ "$(cat "$f")" = 0 ] && continue
+		run cat "${f%.rc}.err"
+		assert_output_contains "cannot start container \`once\`"
+	done
+	wait_for_status once stopped
+	[ "$(cat "$BUNDLE/rootfs/started")" = started ]
+	runtime delete once
+	state_root_is_empty
+}
+
 @test "20 parallel imports of one archive: one copy of each blob and layer, the store consistent" {
 	local i
 	make_image
@@ -218,7 +235,7 @@ imports_in_waves() {
 @test "nook system check beside running imports: their work in progress is never a problem" {
 	local i n=0 rc
 	make_image
-	imports_in_waves 4 &
+	imports_in_waves 3 &
 	local bg=$!
 	# Checks until the imports are over (at least a few, at most 100).
 	for ((i = 0; i < 100; i++)); do

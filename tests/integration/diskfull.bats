@@ -209,3 +209,20 @@ assert_consistent() {
 	state_root_is_empty
 	assert_consistent
 }
+
+@test "nook run whose container fills the store: the process gets ENOSPC, --rm gives the space back" {
+	require_nook "nook run"
+	local cgp=$CG_PARENT/$TEST_TAG-run
+	on_teardown "while read -r b; do rmdir \"\$b/$cgp\" 2>/dev/null; done < <(nook_cgroup_bases)"
+	small_fs 16m
+	run --separate-stderr nook_cli run --rm --cgroup-parent "$cgp" -e "$(container_env_marker)" busybox \
+		sh -c 'dd if=/dev/zero of=/fill bs=64k 2>/dev/null; echo "dd: $?"'
+	assert_status 0
+	assert_output "dd: 1"
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+	[ -z "$(nook_find_mounts "$STORAGE")" ]
+	state_root_is_empty
+	assert_consistent
+	# Only the image is left on the disk.
+	[ "$(df --output=used -k "$SMALL" | tail -n1)" -lt 8000 ]
+}
