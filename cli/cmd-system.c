@@ -117,30 +117,7 @@ static const struct nook_command system_commands[] = {
   { "check", system_check, "check the image store, and repair it" },
 };
 
-static void system_usage(FILE *f)
-{
-  fputs("usage: nook system COMMAND [OPTIONS]\n\nCommands:\n", f);
-  for (size_t i = 0; i < ARRAY_SIZE(system_commands); i++)
-    fprintf(f, "  %-8s %s\n", system_commands[i].name, system_commands[i].summary);
-}
-
 int cmd_system(const struct nook_globals *g, int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      system_usage(stderr);
-      return NOOK_EXIT_ERROR;
-    }
-  if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"))
-    {
-      system_usage(stdout);
-      return 0;
-    }
-  for (size_t i = 0; i < ARRAY_SIZE(system_commands); i++)
-    if (streq(argv[1], system_commands[i].name))
-      {
-        optind = 0;
-        return system_commands[i].run(g, argc - 1, argv + 1);
-      }
-  return cli_nook_usage("system", "unknown command `%s`", argv[1]);
+  return cli_nook_subcommand(g, "system", system_commands, ARRAY_SIZE(system_commands), argc, argv);
 }

@@ -5,6 +5,7 @@
 # fills its disk gets ENOSPC itself, and nook can still tell its state and delete it.
 
 load helpers
+load run-helpers
 # shellcheck source=../helpers/registry.bash
 . "$NOOK_SRCDIR/tests/helpers/registry.bash"
 
@@ -14,6 +15,8 @@ setup() {
 	nook_setup
 	SMALL=$TEST_DIR/small
 	STORAGE=$SMALL/storage
+	CGP=$CG_PARENT/$TEST_TAG-run
+	on_teardown 'nook_run_teardown'
 }
 
 # small_fs [SIZE]: mount a tmpfs of SIZE (default 4m) on $SMALL, unmounted by the teardown.
@@ -26,10 +29,6 @@ small_fs() {
 # fill DIR: fill the filesystem of DIR (a file DIR/fill) until it has no space left.
 fill() {
 	dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null || true
-}
-
-nook_cli() {
-	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
 }
 
 # make_layout NAME DIR...: an OCI layout $TEST_DIR/NAME of the layer dirs DIR... named
@@ -195,13 +194,11 @@ assert_consistent() {
 
 @test "nook run on a full store: ENOSPC naming the file, no container directory, no mount" {
 	require_nook "nook run"
-	local cgp=$CG_PARENT/$TEST_TAG-run
-	on_teardown "while read -r b; do rmdir \"\$b/$cgp\" 2>/dev/null; done < <(nook_cgroup_bases)"
 	small_fs 8m
-	run nook_cli run --rm --cgroup-parent "$cgp" -e "$(container_env_marker)" busybox true
+	run nrun --rm busybox true
 	assert_status 0
 	fill "$SMALL"
-	run --separate-stderr nook_cli run --rm --cgroup-parent "$cgp" -e "$(container_env_marker)" busybox true
+	run --separate-stderr nrun --rm busybox true
 	assert_status 125
 	assert_one_line_error "No space left on device" "$STORAGE/containers/"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
@@ -212,10 +209,8 @@ assert_consistent() {
 
 @test "nook run whose container fills the store: the process gets ENOSPC, --rm gives the space back" {
 	require_nook "nook run"
-	local cgp=$CG_PARENT/$TEST_TAG-run
-	on_teardown "while read -r b; do rmdir \"\$b/$cgp\" 2>/dev/null; done < <(nook_cgroup_bases)"
 	small_fs 16m
-	run --separate-stderr nook_cli run --rm --cgroup-parent "$cgp" -e "$(container_env_marker)" busybox \
+	run --separate-stderr nrun --rm busybox \
 		sh -c 'dd if=/dev/zero of=/fill bs=64k 2>/dev/null; echo "dd: $?"'
 	assert_status 0
 	assert_output "dd: 1"

@@ -4,6 +4,7 @@
 # diskfull.bats run it after every race and every full disk.
 
 load helpers
+load run-helpers
 
 MAKE_LAYOUT=$NOOK_SRCDIR/tests/helpers/make-oci-layout.py
 
@@ -11,10 +12,6 @@ setup() {
 	nook_setup
 	require_nook "nook system"
 	STORAGE=$TEST_DIR/storage
-}
-
-nook_cli() {
-	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
 }
 
 # import_image: an image of one layer (the busybox rootfs) as example.org/system:1; prints its
@@ -100,7 +97,7 @@ import_image() {
 	assert_one_line_error "unknown option \`--bogus\`"
 	run --separate-stderr nook_cli system frobnicate
 	assert_status 125
-	assert_one_line_error "unknown command \`frobnicate\`"
+	assert_one_line_error "unknown command \`system frobnicate\`"
 	run --separate-stderr nook_cli system
 	assert_status 125
 	run nook_cli system check --help
