@@ -215,8 +215,13 @@ static int hash_fd(int fd, char ret_digest[IMAGE_DIGEST_LEN + 1], uint64_t *ret_
       if (n == 0)
         break;
       image_hash_update(h, buf, (size_t)n);
-      if (size == 0 && buf[0] != '{')
-        keep = false;
+      if (size == 0)
+        {
+          size_t ws = 0;
+          while (ws < (size_t)n && strchr(" \t\r\n", buf[ws]) && buf[ws])
+            ws++;
+          keep = ws < (size_t)n && buf[ws] == '{';
+        }
       if (keep && size + (uint64_t)n <= IMAGE_JSON_MAX)
         {
           json = xrealloc(json, size + (size_t)n + 1);
@@ -354,12 +359,20 @@ static struct manifest_rec *manifest_find(struct check *ck, const char *digest)
 {
   if (!blob_lookup(ck, digest))
     return NULL;
-  for (size_t i = 0; i < ck->n_manifests; i++)
-    if (streq(ck->manifests[i]->digest, digest))
-      {
-        load_config(ck, ck->manifests[i]);
-        return ck->manifests[i];
-      }
+  for (int pass = 0; pass < 2; pass++)
+    {
+      _cleanup_free_ char *json = NULL;
+      size_t len = 0;
+      for (size_t i = 0; i < ck->n_manifests; i++)
+        if (streq(ck->manifests[i]->digest, digest))
+          {
+            load_config(ck, ck->manifests[i]);
+            return ck->manifests[i];
+          }
+      /* Not kept by the scan (it did not start like JSON): read it as a manifest now. */
+      if (pass == 0 && image_blob_read(ck->s, digest, IMAGE_JSON_MAX, &json, &len, NULL) >= 0)
+        manifest_keep(ck, digest, json, len);
+    }
   return NULL;
 }
 
@@ -461,7 +474,10 @@ static void check_image(struct check *ck, const struct image_descriptor *d)
   if (ok && !(mr = manifest_find(ck, d->digest)))
     {
       _cleanup_free_ char *rel = xasprintf("blobs/sha256/%s", d->digest + 7);
-      problem(ck, rel, "image `%s`: not a manifest nook can read", name);
+      _cleanup_error_ struct nook_error *err = NULL;
+      image_manifest_load(ck->s, d->digest, NULL, NULL, &err);
+      problem(ck, rel, "image `%s`: not a manifest nook can read (%s)", name,
+              err ? err->msg : "not a manifest");
     }
   if (mr)
     {
@@ -527,6 +543,7 @@ static void check_layers(struct check *ck)
 {
   _cleanup_strv_ char **names = image_store_dir_names(ck->s, "layers");
 
+  image_strv_sort(ck->recorded);
   for (size_t i = 0; names && names[i]; i++)
     {
       _cleanup_free_ char *rel = xasprintf("layers/%s", names[i]);
@@ -535,25 +552,11 @@ static void check_layers(struct check *ck)
         repair_remove(ck, problem(ck, rel, "not a layer: a layer's name is 64 hex digits"), rel, NULL);
       else if (!layer_present(ck, diff_id))
         repair_remove(ck, problem(ck, rel, "not a layer: it has no `diff` directory"), rel, names[i]);
-      else if (!nook_strv_contains(ck->recorded, diff_id) && !in_progress(ck, rel))
+      else if (!image_strv_sorted_has(ck->recorded, diff_id) && !in_progress(ck, rel))
         repair_remove(ck, problem(ck, rel, "unreferenced: no image or container in the store needs it"),
                       rel, names[i]);
       ck->rep->n_layers++;
     }
-}
-
-/* The diff-ids in a container's `layers` (one per line; any sha256 digest in the text). */
-static char **container_layers(const char *text)
-{
-  char **out = NULL;
-
-  for (const char *p = text; p && (p = strstr(p, "sha256:")); p += 7)
-    {
-      _cleanup_free_ char *d = xstrndup(p, IMAGE_DIGEST_LEN);
-      if (image_digest_valid(d))
-        nook_strv_push(&out, d);
-    }
-  return out;
 }
 
 /* The records of every container: first, so that the layers they need are recorded. */
@@ -561,9 +564,8 @@ static void record_containers(struct check *ck, char **ids)
 {
   for (size_t i = 0; ids && ids[i]; i++)
     {
-      _cleanup_free_ char *layers = image_store_container_file(ck->s, ids[i], "layers");
       _cleanup_free_ char *image = image_store_container_file(ck->s, ids[i], "image");
-      _cleanup_strv_ char **ids_of = container_layers(layers);
+      _cleanup_strv_ char **ids_of = image_store_container_layers(ck->s, ids[i]);
       for (size_t j = 0; ids_of && ids_of[j]; j++)
         nook_strv_push(&ck->recorded, ids_of[j]);
       if (image)
@@ -579,7 +581,7 @@ static void check_container(struct check *ck, const char *id)
   _cleanup_free_ char *rel = xasprintf("containers/%s", id);
   _cleanup_free_ char *image = image_store_container_file(ck->s, id, "image");
   _cleanup_free_ char *layers = image_store_container_file(ck->s, id, "layers");
-  _cleanup_strv_ char **diff_ids = container_layers(layers);
+  _cleanup_strv_ char **diff_ids = image_store_container_layers(ck->s, id);
 
   if (in_progress(ck, rel))
     return;
@@ -624,8 +626,9 @@ static void check_tmp(struct check *ck)
 
 static void count_unreferenced(struct check *ck)
 {
+  image_strv_sort(ck->reached);
   for (size_t i = 0; i < ck->n_good; i++)
-    if (!nook_strv_contains(ck->reached, ck->good[i].digest))
+    if (!image_strv_sorted_has(ck->reached, ck->good[i].digest))
       ck->rep->n_unreferenced++;
 }
 

@@ -147,23 +147,34 @@ static void mark_image(struct image_store *s, const char *digest, struct marks *
   image_config_free(c);
 }
 
+char **image_store_container_layers(struct image_store *s, const char *id)
+{
+  _cleanup_free_ char *layers = image_store_container_file(s, id, "layers");
+  char **out = NULL;
+
+  /* Every sha256 digest in the file, whatever its layout (lines, JSON). */
+  for (char *p = layers; p && (p = strstr(p, "sha256:")); p += 7)
+    {
+      _cleanup_free_ char *d = xstrndup(p, IMAGE_DIGEST_LEN);
+      if (image_digest_valid(d))
+        nook_strv_push(&out, d);
+    }
+  return out;
+}
+
 static void mark_container(struct image_store *s, const char *id, void *data)
 {
   struct marks *mk = data;
   _cleanup_free_ char *image = image_store_container_file(s, id, "image");
-  _cleanup_free_ char *layers = image_store_container_file(s, id, "layers");
+  _cleanup_strv_ char **layers = image_store_container_layers(s, id);
 
   if (image)
     {
       image[strcspn(image, " \t\r\n")] = '\0';
       mark_image(s, image, mk);
     }
-  /* Every sha256 digest in the file, whatever its layout (lines, JSON). */
-  for (char *p = layers; p && (p = strstr(p, "sha256:")); p += 7)
-    {
-      _cleanup_free_ char *d = xstrndup(p, IMAGE_DIGEST_LEN);
-      mark(&mk->layers, d);
-    }
+  for (size_t i = 0; layers && layers[i]; i++)
+    mark(&mk->layers, layers[i]);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -171,9 +182,15 @@ static int cmp_str(const void *a, const void *b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool marked(char **set, const char *digest)
+void image_strv_sort(char **set)
 {
-  return set && bsearch(&digest, set, nook_strv_length(set), sizeof *set, cmp_str) != NULL;
+  if (set)
+    qsort(set, nook_strv_length(set), sizeof *set, cmp_str);
+}
+
+bool image_strv_sorted_has(char **set, const char *s)
+{
+  return set && bsearch(&s, set, nook_strv_length(set), sizeof *set, cmp_str) != NULL;
 }
 
 static int mark_all(struct image_store *s, struct marks *mk, struct nook_error **err)
@@ -188,10 +205,8 @@ static int mark_all(struct image_store *s, struct marks *mk, struct nook_error *
     mark_image(s, idx->manifests[i].digest, mk);
   image_index_free(idx);
   containers_each(s, mark_container, mk);
-  if (mk->blobs)
-    qsort(mk->blobs, nook_strv_length(mk->blobs), sizeof *mk->blobs, cmp_str);
-  if (mk->layers)
-    qsort(mk->layers, nook_strv_length(mk->layers), sizeof *mk->layers, cmp_str);
+  image_strv_sort(mk->blobs);
+  image_strv_sort(mk->layers);
   return 0;
 }
 
@@ -277,7 +292,7 @@ static int sweep_dir(struct image_store *s, const char *dir, char **set, bool vi
       _cleanup_free_ char *digest = xasprintf("sha256:%s", names[i]);
       _cleanup_free_ char *rel = xasprintf("%s/%s", dir, names[i]);
       _cleanup_free_ char *tmp = xasprintf("tmp/" IMAGE_GC_PREFIX "%s", names[i]);
-      if (!image_hex64(names[i]) || marked(set, digest))
+      if (!image_hex64(names[i]) || image_strv_sorted_has(set, digest))
         continue;
       if (via_tmp && renameat(s->dirfd, rel, s->dirfd, tmp) < 0)
         return nook_error_set(err, errno, "prune `%s/%s`", s->path, rel);

@@ -263,6 +263,48 @@ static void test_layers_and_leftovers(void)
   image_config_free(c);
 }
 
+/* Names that point at a manifest written with white space first (a registry's, as it came),
+ * and at a blob that is no manifest. */
+static void test_manifest_forms(void)
+{
+  struct image_manifest *m = NULL;
+  struct image_config *c = NULL;
+  _cleanup_image_store_ struct image_store *s = imported_store("forms", &m, &c);
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_free_ char *digest = NULL, *config = blob_rel(m->config.digest), *json = NULL;
+  struct image_entry e = { 0 };
+  struct image_check_report *rep;
+  size_t len = 0;
+
+  image_store_resolve(s, NAME, &e, NULL);
+  image_blob_read(s, e.manifest_digest, IMAGE_JSON_MAX, &json, &len, NULL);
+  {
+    _cleanup_free_ char *spaced = xasprintf("\n  %s", json);
+    tap_ok(image_blob_put(s, spaced, strlen(spaced), NULL, &digest, &err) == 0
+               && image_store_tag(s, "example.org/spaced:1", digest, &err) == 0,
+           "name a manifest that starts with white space");
+  }
+  rep = check(s, false);
+  tap_is_int(rep->n_problems, 0, "it is read as a manifest");
+  image_check_report_free(rep);
+
+  {
+    _cleanup_free_ char *index = xasprintf(
+        "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" IMAGE_MT_OCI_MANIFEST
+        "\",\"digest\":\"%s\",\"size\":%lld,\"annotations\":{\"org.opencontainers.image."
+        "ref.name\":\"example.org/config:1\"}}]}",
+        m->config.digest, (long long)m->config.size);
+    write_at(s, "index.json", index);
+  }
+  rep = check(s, false);
+  tap_ok(find(rep, s, config, "image `example.org/config:1`: not a manifest nook can read (") != NULL,
+         "a name pointing at a config: not a manifest, at the blob's path");
+  image_check_report_free(rep);
+  image_entry_clear(&e);
+  image_manifest_free(m);
+  image_config_free(c);
+}
+
 /* A process that holds the store lock shared until its pipe closes. */
 static pid_t hold_lock(struct image_store *s, int *ret_fd)
 {
@@ -340,6 +382,7 @@ int main(void)
   test_consistent();
   test_damage();
   test_layers_and_leftovers();
+  test_manifest_forms();
   test_in_progress();
   nook_rm_rf_at(AT_FDCWD, tmp_dir, NULL);
   return tap_done();
