@@ -405,18 +405,22 @@ static void missing_layer(struct check *ck, const char *diff_id, const char *who
 {
   _cleanup_free_ char *rel = xasprintf("layers/%s", diff_id + 7);
   _cleanup_error_ struct nook_error *err = NULL;
-  struct image_check_problem *p = problem(ck, rel, "missing: %s", who);
   const struct image_descriptor *src;
+  size_t at = ck->rep->n_problems;
+  char *repair;
 
+  problem(ck, rel, "missing: %s", who);
   if (!ck->repair)
     return;
+  /* Looking for the blob may verify it, and report it: the problems may move. */
   src = layer_source(ck, diff_id);
   if (!src)
-    p->repair = xstrdup("not repaired: no blob in the store to unpack it from");
+    repair = xstrdup("not repaired: no blob in the store to unpack it from");
   else if (image_layer_ensure(ck->s, src, diff_id, NULL, &err) < 0)
-    p->repair = xasprintf("not repaired: %s", err->msg);
+    repair = xasprintf("not repaired: %s", err->msg);
   else
-    p->repair = xasprintf("unpacked again from `%s`", src->digest);
+    repair = xasprintf("unpacked again from `%s`", src->digest);
+  ck->rep->problems[at].repair = repair;
 }
 
 /* Marks the blobs of the manifest DIGEST as reached. */

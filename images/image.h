@@ -2,9 +2,10 @@
  *
  * Layout of a store (default /var/lib/nook, `--storage DIR`):
  *
- *   lock                 flock: shared for the whole of an import, pull, tag, remove or
- *                        export (anything that writes or reads blobs and layers), exclusive
- *                        for prune, so that prune never sees an import's blobs before its name
+ *   lock                 flock: shared for the whole of an import, pull, tag, remove,
+ *                        export or check (anything that writes or reads blobs and layers),
+ *                        exclusive for prune and check --repair, so that prune never sees an
+ *                        import's blobs before its name
  *   index.lock           flock, exclusive: serialises the writers of index.json (who hold
  *                        `lock` shared at the same time)
  *   index.json           OCI image index; one manifest descriptor per name, the name in the
