@@ -32,6 +32,9 @@ static _noreturn_ void create_child(const struct nook_supervisor_ops *ops, const
   pid_t pid = 0;
 
   nook_signals_reset();
+  /* A session of its own for the runtime and the init it leaves behind: nothing sent to the
+   * supervisor's process group or session reaches the container. */
+  setsid();
   for (int i = 0; i < 3; i++)
     if (dup2(stdio[i], i) < 0)
       _exit(125);

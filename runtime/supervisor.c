@@ -106,7 +106,6 @@ struct sup
   bool exit_ready; /* drained: waiting for the clients' sockets to have room */
   size_t drained;  /* bytes read since the init died */
   char oom_file[PATH_MAX];
-  uint64_t oom_base;
   int64_t kill_ns, restart_ns, run_start_ns; /* CLOCK_MONOTONIC; 0: none */
   unsigned backoff_ms;
   bool done;
@@ -407,8 +406,6 @@ static void start_run(struct sup *s)
   s->init_dead = false;
   s->pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0);
   snprintf(s->oom_file, sizeof(s->oom_file), "%s", r.oom_file);
-  s->oom_base = 0;
-  sup_oom_count(s->oom_file, &s->oom_base);
   s->st = (struct nook_sup_status){
     .state = NOOK_SUP_RUNNING,
     .pid = r.pid,
@@ -457,13 +454,13 @@ static void run_end(struct sup *s)
 
 static void send_exit(struct sup *s, bool restarting)
 {
-  struct nook_msg_exit ex = {
-    .exit_code = s->st.exit_code,
-    .signal = s->st.signal,
-    .oom_killed = s->st.oom_killed,
-    .restarting = restarting,
-  };
+  struct nook_msg_exit ex;
 
+  memset(&ex, 0, sizeof(ex)); /* the padding goes over the socket too */
+  ex.exit_code = s->st.exit_code;
+  ex.signal = s->st.signal;
+  ex.oom_killed = s->st.oom_killed;
+  ex.restarting = restarting;
   send_all(s, NOOK_MSG_EXIT, &ex, sizeof(ex));
 }
 
@@ -475,7 +472,9 @@ static void finish_run(struct sup *s)
 
   s->st.exit_code = nook_lifecycle_status_code(s->wstatus);
   s->st.signal = WIFSIGNALED(s->wstatus) ? WTERMSIG(s->wstatus) : 0;
-  s->st.oom_killed = sup_oom_count(s->oom_file, &oom) == 0 && oom > s->oom_base;
+  /* Counted from 0: the runtime makes the cgroup for this run (and the cleanup removes it).
+   * A count read after the start could already include a kill of the first milliseconds. */
+  s->st.oom_killed = sup_oom_count(s->oom_file, &oom) == 0 && oom > 0;
   s->st.finished_ns = now_ns(CLOCK_REALTIME);
   restart = should_restart(s);
   if (restart)

@@ -128,7 +128,8 @@ struct nook_supervisor_ops
   /* Creates and starts the container with the child's fds 0, 1, 2 as its stdio and, with a
    * terminal, console_fd (> 0) to send the pty master to (nook_create_opts.console_fd).
    * Returns once the init was executed: *ret_pid, and in *ret_oom_file the file whose OOM
-   * count tells an OOM kill (cgroup v2 memory.events, v1 memory.oom_control), or NULL. */
+   * count tells an OOM kill (cgroup v2 memory.events, v1 memory.oom_control), or NULL.  The
+   * cgroup must be new for this run: any count above 0 at the exit is an OOM kill. */
   int (*create)(void *data, int console_fd, pid_t *ret_pid, char **ret_oom_file,
                 struct nook_error **err);
   /* After an exit: the OCI delete (poststop hooks), and unless restarting the network, the
