@@ -18,43 +18,7 @@
 #include "runtime/supervisor-internal.h"
 #include "runtime/supervisor.h"
 #include "tests/unit/tap.h"
-
-static char *tmpdir;
-
-static char *new_dir(const char *name)
-{
-  char *d = xasprintf("%s/%s", tmpdir, name);
-
-  if (mkdir(d, 0700) < 0)
-    abort();
-  return d;
-}
-
-static char *slurp(const char *dir, const char *name)
-{
-  _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-  char *buf = NULL;
-
-  if (nook_read_file_at(AT_FDCWD, path, 1 << 20, &buf, NULL, NULL) < 0)
-    return NULL;
-  return buf;
-}
-
-static void put(const char *dir, const char *name, const char *text)
-{
-  _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-  _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-  if (fd < 0 || nook_write_all(fd, text, strlen(text)) < 0)
-    abort();
-}
-
-static bool exists(const char *dir, const char *name)
-{
-  _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-
-  return access(path, F_OK) == 0;
-}
+#include "tests/unit/test-supervisor.h"
 
 static void test_timestamps(void)
 {

@@ -25,8 +25,7 @@
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
 #include "tests/unit/tap.h"
-
-static char *tmpdir;
+#include "tests/unit/test-supervisor.h"
 
 /* ---- the fake container ---------------------------------------------------------------------- */
 
@@ -99,41 +98,6 @@ static int fake_cleanup(void *data, bool restarting, struct nook_error **err)
 }
 
 /* ---- helpers --------------------------------------------------------------------------------- */
-
-static char *new_dir(const char *name)
-{
-  char *d = xasprintf("%s/%s", tmpdir, name);
-
-  if (mkdir(d, 0700) < 0)
-    abort();
-  return d;
-}
-
-static char *slurp(const char *dir, const char *name)
-{
-  _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-  char *buf = NULL;
-
-  if (nook_read_file_at(AT_FDCWD, path, 64 << 20, &buf, NULL, NULL) < 0)
-    return NULL;
-  return buf;
-}
-
-static void put(const char *dir, const char *name, const char *text)
-{
-  _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-  _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-  if (fd < 0 || nook_write_all(fd, text, strlen(text)) < 0)
-    abort();
-}
-
-static bool exists(const char *dir, const char *name)
-{
-  _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-
-  return access(path, F_OK) == 0;
-}
 
 static bool status_of(const char *dir, struct nook_sup_status *st)
 {
