@@ -44,7 +44,8 @@ static _noreturn_ void create_child(const struct nook_supervisor_ops *ops, const
     {
       r.ok = 1;
       r.pid = pid;
-      snprintf(r.oom_file, sizeof(r.oom_file), "%s", oom ? oom : "");
+      if (oom && strlen(oom) < sizeof(r.oom_file))
+        memcpy(r.oom_file, oom, strlen(oom) + 1);
     }
   if (!r.ok)
     {

@@ -55,12 +55,16 @@ struct sup_stdio
 };
 void sup_stdio_close(struct sup_stdio *io);
 
+/* A cgroup file's path: the mount, nook's own cgroup, nook/ID, the file (a longer one is
+ * dropped: no OOM detection rather than a large buffer in every supervisor). */
+#define SUP_OOM_FILE_MAX 1024
+
 struct sup_create_result
 {
   int32_t ok;
   int32_t errnum; /* !ok: the create's errno (EIO when it had none) and its message */
   int32_t pid;
-  char oom_file[PATH_MAX];
+  char oom_file[SUP_OOM_FILE_MAX]; /* "" when none */
   char msg[sizeof(((struct nook_sup_status *)NULL)->error)];
 };
 

@@ -78,22 +78,25 @@ static void json_escape(const char *s, char *buf, size_t size)
 
 int nook_sup_status_write(int dirfd, const struct nook_sup_status *st, struct nook_error **err)
 {
-  char error[6 * sizeof(st->error) + 1], buf[sizeof(error) + 1024];
+  /* the fields, then the error escaped in place (6 bytes a byte at worst), then the end */
+  char buf[1024 + 6 * sizeof(st->error)];
   int n;
 
-  json_escape(st->error, error, sizeof(error));
   n = snprintf(buf, sizeof(buf),
                "{\"state\":\"%s\",\"pid\":%d,\"supervisorPid\":%d,\"supervisorStart\":%" PRIu64
                ",\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"stoppedByUser\":%s"
                ",\"startedNs\":%" PRId64 ",\"finishedNs\":%" PRId64 ",\"restartCount\":%u"
-               ",\"error\":\"%s\"}\n",
+               ",\"error\":\"",
                nook_sup_state_to_string(st->state), (int)st->pid, (int)st->supervisor_pid,
                st->supervisor_start, st->exit_code, st->signal, st->oom_killed ? "true" : "false",
                st->stopped_by_user ? "true" : "false", st->started_ns, st->finished_ns,
-               st->restart_count, error);
-  if (n < 0 || (size_t)n >= sizeof(buf))
+               st->restart_count);
+  if (n < 0 || (size_t)n + 6 * strlen(st->error) + 4 > sizeof(buf))
     return nook_error_setx(err, EOVERFLOW, "%s: the record does not fit", STATUS_FILE);
-  return nook_write_file_atomic_at(dirfd, STATUS_FILE, buf, (size_t)n, 0600, err);
+  json_escape(st->error, buf + n, sizeof(buf) - (size_t)n - 3);
+  n += (int)strlen(buf + n);
+  memcpy(buf + n, "\"}\n", 3);
+  return nook_write_file_atomic_at(dirfd, STATUS_FILE, buf, (size_t)n + 3, 0600, err);
 }
 
 static bool get_int(yajl_val v, const char *key, int64_t min, int64_t max, int64_t *ret)

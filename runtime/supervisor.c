@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -47,7 +49,7 @@
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
 #define MAX_CLIENTS 16
-#define CHUNK_SIZE 16384
+#define CHUNK_SIZE 8192          /* conmon reads 8 kB too; a pty gives at most 4 kB a read */
 #define CLIENT_SNDBUF (1 << 20)  /* the kernel doubles it; bounded by wmem_max */
 #define STALL_NS (10 * NS_PER_S) /* a client that takes nothing for this long is dropped */
 #define DRAIN_MAX (1 << 20)      /* bytes read after the init died, at most */
@@ -105,11 +107,13 @@ struct sup
   int wstatus;
   bool exit_ready; /* drained: waiting for the clients' sockets to have room */
   size_t drained;  /* bytes read since the init died */
-  char oom_file[PATH_MAX];
   int64_t kill_ns, restart_ns, run_start_ns; /* CLOCK_MONOTONIC; 0: none */
   unsigned backoff_ms;
   bool done;
   int ret;
+  /* Only the fields above are cleared at the start; the buffers below are in .bss, each page
+   * touched (and counted) only once it is used. */
+  char oom_file[SUP_OOM_FILE_MAX];
   char chunk[CHUNK_SIZE];
   char in_buf[NOOK_MSG_MAX];
 };
@@ -405,7 +409,7 @@ static void start_run(struct sup *s)
   s->init = r.pid;
   s->init_dead = false;
   s->pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0);
-  snprintf(s->oom_file, sizeof(s->oom_file), "%s", r.oom_file);
+  memcpy(s->oom_file, r.oom_file, sizeof(s->oom_file));
   s->st = (struct nook_sup_status){
     .state = NOOK_SUP_RUNNING,
     .pid = r.pid,
@@ -848,6 +852,55 @@ static int setup(struct sup *s, struct nook_error **err)
   return 0;
 }
 
+/* The binary's read-only segments (code, constants) were mapped as far as the startup and the
+ * first create touched them, and the kernel maps whole windows around each fault: most of it
+ * is code that the supervisor never runs again (the runtime runs in its children).  Dropped
+ * from this process's page tables (the page cache keeps them, nothing is lost), only what the
+ * loop runs comes back.  Writable segments and the relocated read-only one (PT_GNU_RELRO) are
+ * left alone: dropping them would undo their writes.  The ranges are collected first, as the
+ * program headers themselves are in the first segment. */
+struct ro_ranges
+{
+  uintptr_t start[8], end[8];
+  size_t n;
+};
+
+static int collect_read_only(struct dl_phdr_info *info, size_t size, void *data)
+{
+  struct ro_ranges *r = data;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), relro_start = 0, relro_end = 0;
+
+  for (size_t i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO)
+      {
+        relro_start = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+        relro_end = relro_start + info->dlpi_phdr[i].p_memsz;
+      }
+  for (size_t i = 0; i < info->dlpi_phnum && r->n < ARRAY_SIZE(r->start); i++)
+    {
+      const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+      uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+      if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+        continue;
+      start = (start + page - 1) & ~(page - 1); /* whole pages that hold nothing else */
+      end &= ~(page - 1);
+      if (end <= start || (relro_end > relro_start && start < relro_end && end > relro_start))
+        continue;
+      r->start[r->n] = start;
+      r->end[r->n++] = end;
+    }
+  return 1; /* the first object is the executable: that one only */
+}
+
+static void drop_read_only_pages(void)
+{
+  struct ro_ranges r = { .n = 0 };
+
+  dl_iterate_phdr(collect_read_only, &r);
+  for (size_t i = 0; i < r.n; i++)
+    madvise((void *)r.start[i], r.end[i] - r.start[i], MADV_DONTNEED);
+}
+
 static void teardown(struct sup *s)
 {
   run_end(s);
@@ -867,7 +920,7 @@ int nook_supervisor_main(const struct nook_supervisor_opts *o,
   struct sup *s = &sup;
   struct nook_error *err = NULL;
 
-  memset(s, 0, offsetof(struct sup, chunk));
+  memset(s, 0, offsetof(struct sup, oom_file));
   s->o = o;
   s->ops = ops;
   s->dirfd = s->sigfd = s->listen_fd = s->master = s->in_fd = s->pidfd = -1;
@@ -893,6 +946,7 @@ int nook_supervisor_main(const struct nook_supervisor_opts *o,
   /* Whatever setup allocated goes back now: the steady state allocates nothing. */
   malloc_trim(0);
   start_run(s);
+  drop_read_only_pages();
   loop(s);
   teardown(s);
   return s->ret;
