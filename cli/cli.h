@@ -52,6 +52,8 @@ struct nook_command
 int cmd_nook(int argc, char **argv);
 int cmd_nook_run(const struct nook_globals *g, int argc, char **argv);
 int cmd_nook_rm(const struct nook_globals *g, int argc, char **argv);
+/* `nook __supervise` (hidden): a container's supervisor, as nook_supervisor_spawn() runs it. */
+int cmd_supervise(const struct nook_globals *g, int argc, char **argv);
 
 /* image_open(), which imports the embedded default image (localhost/busybox:latest) the first
  * time `busybox` is asked for and the store does not have it (cli/default-image.c). */
