@@ -57,9 +57,9 @@ bg_run() {
 	nrun "$@" >"$out" 2>&1 </dev/null &
 }
 
-# ctr_id NAME: the id of the container NAME (from its directory's `name` file).
+# ctr_id NAME: the id of the container NAME (its name is a link to the id).
 ctr_id() {
-	basename "$(dirname "$(grep -lx "$1" "$STORAGE"/containers/*/name)")"
+	readlink "$STORAGE/names/$1"
 }
 
 # wait_for_lease NAME [NETWORK]: poll until container NAME holds an address; print it.
@@ -106,10 +106,10 @@ assert_no_network_left() {
 }
 
 @test "--net none: only lo; /etc/hosts and /etc/hostname, the image's resolv.conf" {
-	run --separate-stderr nrun --rm --net none --hostname box --add-host db.example:192.0.2.7 \
+	run --separate-stderr nrun --rm --net none --name lonely --hostname box --add-host db.example:192.0.2.7 \
 		busybox sh -c 'ip -o link | cut -d: -f2; cat /etc/hostname /etc/hosts'
 	assert_status 0
-	assert_output "$(printf ' lo\nbox\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n192.0.2.7\tdb.example')"
+	assert_output "$(printf ' lo\nbox\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox lonely\n192.0.2.7\tdb.example')"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
 	state_root_is_empty
 }
@@ -242,8 +242,9 @@ sys.exit(1)'
 	id=$(ctr_id web)
 	wait_for_file "$ROOT/$id/state.json"
 	pid=$(jq -r .pid "$ROOT/$id/state.json")
+	# the init's parent is its supervisor; both die
 	nook_pid=$(awk '{print $4}' "/proc/$pid/stat")
-	[ "$(cat "/proc/$nook_pid/comm")" = nook ]
+	[ "$nook_pid" = "$(jq -r .supervisorPid "$STORAGE/containers/$id/status.json")" ]
 	kill -9 "$nook_pid" "$pid"
 	wait || true
 	[ -n "$(inns ip -o link show type veth)" ]
