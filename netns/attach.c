@@ -89,7 +89,8 @@ static int veth_release(struct nl_sock *s, const char *name, int nsid, struct no
 /* nl_link_add_veth(), and once more when the host end's name is taken by the veth of an
  * earlier attach of the same id whose namespace is being torn down (detach leaves that to the
  * kernel, so a container set up again at once can meet it): it is deleted first.  A host end
- * whose peer is in netns_fd itself is this container attached already, and stays. */
+ * whose peer is in netns_fd itself is this container attached already, and stays; so does a
+ * link of that name that is no veth (not nook's). */
 static int add_veth(struct nl_sock *host, const struct nl_veth *v, int netns_fd,
                     struct nook_error **err)
 {
@@ -97,7 +98,7 @@ static int add_veth(struct nl_sock *host, const struct nl_veth *v, int netns_fd,
   struct nl_link l;
   int r = nl_link_add_veth(host, v, &e), nsid;
 
-  if (r != -EEXIST || nl_link_get(host, v->name, &l, NULL) < 0
+  if (r != -EEXIST || nl_link_get(host, v->name, &l, NULL) < 0 || !streq(l.kind, "veth")
       || nl_netns_id(host, netns_fd, &nsid, NULL) < 0 || l.link_netnsid == nsid)
     return netns_error_move(err, &e, r);
   nook_debug("veth `%s` of an earlier attach still exists: deleting it", v->name);
@@ -294,8 +295,8 @@ static int release_leases(const char *state_dir, const char *network, const char
   return r;
 }
 
-int netns_container_detach(const char *state_dir, const char *network, const char *id,
-                           int netns_id, struct nook_error **err)
+int netns_container_detach(const char *state_dir, const char *network, const char *id, int netns_id,
+                           struct nook_error **err)
 {
   _cleanup_nl_sock_ struct nl_sock *host = NULL;
   _cleanup_error_ struct nook_error *e = NULL;

@@ -1,12 +1,12 @@
 /* IPv4 leases: STATE/networks/NAME/leases, a journal of one line per change: "ADDRESS ID NAME"
  * takes a lease, "-ID" drops it; the later line for an id wins.  Addresses are handed out
- * round-robin from the last one handed out, which is the address of the last lease line, or of
- * an "=ADDRESS" line that a compaction writes at its end (the lease line may be gone).  A change is one O_APPEND
- * write(2) of its lines under flock(2) on the network's directory; when dropped lines outnumber
- * the live ones (or the last line is cut off) the writer compacts: the live leases go to a new
- * file that replaces the old with rename(2) (the lock is on the directory because a rename
- * would leave it on the old inode).  Why not a rename per change: on ext4 a rename over an
- * existing file flushes the new file's data first (auto_da_alloc) and waits on the journal,
+ * round-robin after the last one handed out: the address of the last lease line, or of an
+ * "=ADDRESS" line that a compaction writes at its end (the lease line may be gone by then).
+ * A change is one O_APPEND write(2) of its lines under flock(2) on the network's directory; when
+ * dropped lines outnumber the live ones (or the last line is cut off) the writer compacts: the live
+ * leases go to a new file that replaces the old with rename(2) (the lock is on the directory
+ * because a rename would leave it on the old inode).  Why not a rename per change: on ext4 a rename
+ * over an existing file flushes the new file's data first (auto_da_alloc) and waits on the journal,
  * 0.1 to 4 ms here, while an append costs 2 us (docs/ARCHITECTURE.md, "netns").  Readers need
  * no lock: a last line without its newline is a write in progress (or cut by a crash) and is
  * not read. */
@@ -23,7 +23,7 @@
 
 #define LEASES_FILE "leases"
 #define LEASES_HEADER                                                                              \
-  "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it,\n"              \
+  "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it,\n"                \
   "# =ADDRESS: the last address handed out\n"
 /* Compaction: when the journal would hold more than twice the live leases and this many lines
  * besides; amortised, a compaction per SLACK/2 changes at worst. */
@@ -261,14 +261,11 @@ static int journal_change(int dirfd, const char *network, const struct journal *
   _cleanup_free_ char *text = NULL;
   _cleanup_close_ int fd = -1;
   size_t len = 0, lines = j->lines + (add ? 1 : 0) + n_drops;
+  const struct in_addr *last = add ? &add->addr : j->has_last ? &j->last : NULL;
   FILE *f;
 
   if (!j->exists || !j->clean || lines > 2 * n + LEASES_SLACK)
-    return journal_compact(dirfd, network, v, n,
-                           add          ? &add->addr
-                           : j->has_last ? &j->last
-                                        : NULL,
-                           err);
+    return journal_compact(dirfd, network, v, n, last, err);
   f = open_memstream(&text, &len);
   if (f == NULL)
     return nook_error_set(err, errno, "open_memstream");

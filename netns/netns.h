@@ -243,19 +243,20 @@ typedef bool (*ipam_alive_fn)(const char *id, void *data);
 
 /* Leases live in STATE/networks/NAME/leases, a journal: "ADDRESS ID NAME" takes a lease (NAME
  * "-" when there is none), "-ID" drops it, "=ADDRESS" records the last address handed out when
- * a compaction dropped the line that took it (otherwise the last lease line says it).  A change is one append under flock(2) on the
- * network's directory, so concurrent nooks never hand out one address twice; the journal is
- * compacted (a new file and rename(2)) when dropped lines outnumber the live ones.  A reader
- * needs no lock: a last line without its newline is not read. */
+ * a compaction dropped the line that took it (otherwise the last lease line says it).  A change is
+ * one append under flock(2) on the network's directory, so concurrent nooks never hand out one
+ * address twice; the journal is compacted (a new file and rename(2)) when dropped lines outnumber
+ * the live ones.  A reader needs no lock: a last line without its newline is not read. */
 
 /* Gives container `id` an address: the next free host address after the last one handed out,
  * wrapping around at the end of the subnet (as CNI's host-local does), never the network,
  * gateway or broadcast address; the first free one when none was handed out yet.  So an address
  * is given again only after the whole subnet went round, never to the next container right
- * after its holder left (whose veth the kernel may still be removing).  A container that holds one gets the same one again;
- * *ret_new (may be NULL) says whether this call made the lease.  Errors: ENOSPC when the
- * subnet is full ("network `x`: no free address in `10.0.0.0/30`"), EINVAL for an id or name
- * a lease line cannot hold, ENOENT for a network that does not exist (or was just removed). */
+ * after its holder left (whose veth the kernel may still be removing).  A container that holds one
+ * gets the same one again; *ret_new (may be NULL) says whether this call made the lease.  Errors:
+ * ENOSPC when the subnet is full ("network `x`: no free address in `10.0.0.0/30`"), EINVAL for an
+ * id or name a lease line cannot hold, ENOENT for a network that does not exist (or was just
+ * removed). */
 int ipam_lease_allocate(const char *state_dir, const struct nook_network *net, const char *id,
                         const char *name, struct in_addr *ret, bool *ret_new,
                         struct nook_error **err);
@@ -373,8 +374,8 @@ int netns_container_attach(const struct netns_attach_config *cfg, struct netns_a
  * out does not meet a new container with its address and MAC, and attach deletes a host end
  * of an earlier attach of the same id that it still finds.  Anything already gone is skipped,
  * so it serves after a crash and can run twice. */
-int netns_container_detach(const char *state_dir, const char *network, const char *id,
-                           int netns_id, struct nook_error **err);
+int netns_container_detach(const char *state_dir, const char *network, const char *id, int netns_id,
+                           struct nook_error **err);
 
 /* /etc/hosts for a container: localhost lines, then `names` (its hostname and container name,
  * separated by a space; NULL for none) at `self`, then every other lease of the network that

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
   bench_report("--net none: setup (the files)", t[6], n);
   bench_report("--net none: teardown", t[7], n);
   bench_report("a bare network namespace bound on a file", t[8], n);
+  bench_report("setup, alone, the previous pair gone", t[9], n);
   bench_report("teardown, alone, then waiting for the veth to go", t[10], n);
   bench_report("... until the host end of the veth is gone, after teardown", t[11], n);
   for (int i = 0; i < 12; i++)

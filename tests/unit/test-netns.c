@@ -437,7 +437,8 @@ static void test_ipam_journal(const char *state)
   ipam_lease_list_free(v, n);
   _cleanup_free_ char *text = NULL;
   nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
-  CHECK(text && !has(text, "203.0.113.8 d") && !has(text, "-a\n") && has(text, "203.0.113.4 c db\n"),
+  CHECK(text && !has(text, "203.0.113.8 d") && !has(text, "-a\n")
+            && has(text, "203.0.113.4 c db\n"),
         "... rewrites the journal whole: %s", text);
   for (int i = 0; i < 300 && ok; i++)
     {
@@ -507,8 +508,9 @@ static void test_ipam_round_robin(const char *state)
   nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
   for (const char *p = text; p && (p = strchr(p, '\n')); p++)
     lines++;
-  CHECK(ok && lines < 100, "300 leases taken and dropped go round and round, through compactions "
-                           "(%zu lines left; %s, %s)",
+  CHECK(ok && lines < 100,
+        "300 leases taken and dropped go round and round, through compactions "
+        "(%zu lines left; %s, %s)",
         lines, a, msg(err));
 }
 
@@ -1010,7 +1012,8 @@ static void test_detach(const char *state, int c1, const struct netns_attachment
             && ipam_lease_list(state, NETWORK_DEFAULT, &v, &n, NULL) == 0 && n == 2,
         "and leaves c1 attached: rules, veth, lease");
   ipam_lease_list_free(v, n);
-  CHECK(netns_container_detach(state, NETWORK_DEFAULT, "c1", -1, E) == 0, "detach c1 (%s)", msg(err));
+  CHECK(netns_container_detach(state, NETWORK_DEFAULT, "c1", -1, E) == 0, "detach c1 (%s)",
+        msg(err));
   CHECK(nl_link_exists(s, a1->host_if, NULL) == 0 && nl_link_exists(s1, "eth0", NULL) == 0
             && count_rules("nook ctr=c1") == 0,
         "veth and rules gone");
@@ -1088,11 +1091,12 @@ static void test_detach_dying(const char *state)
   CHECK(netns_container_detach(state, NULL, "c5", -1, E) == 0 && link_goes(s, a5.host_if),
         "detach without an id asks the veth (%s)", msg(err));
   CHECK(attach(state, "c6", NULL, c6, NULL, 0, &a6, E) == 0
-            && attach(state, "c6", NULL, c6b, NULL, 0, &a6, E) == 0
-            && nl_sock_open(c6, &s6, E) == 0 && nl_link_exists(s6, "eth0", NULL) == 0,
+            && attach(state, "c6", NULL, c6b, NULL, 0, &a6, E) == 0 && nl_sock_open(c6, &s6, E) == 0
+            && nl_link_exists(s6, "eth0", NULL) == 0,
         "attach of an id in another namespace replaces the pair whose peer is elsewhere (%s)",
         msg(err));
-  CHECK(nl_netns_id(s, c6b, &nsid, E) == 0 && netns_container_detach(state, NULL, "c6", nsid, E) == 0
+  CHECK(nl_netns_id(s, c6b, &nsid, E) == 0
+            && netns_container_detach(state, NULL, "c6", nsid, E) == 0
             && nl_link_exists(s, a6.host_if, NULL) == 0,
         "detach of a namespace still held deletes the veth itself (%s)", msg(err));
   CHECK(attach(state, "c7", NULL, c7, NULL, 0, &a7, E) == 0, "attach c7 (%s)", msg(err));
