@@ -366,8 +366,9 @@ int netns_container_attach(const struct netns_attach_config *cfg, struct netns_a
  * e.g. unmounted the file that held it, after the container's processes were gone), the
  * kernel tears the namespace down in the background and the pair goes with it, a few ms
  * later; detach leaves it to do so and returns at once.  While something still holds the
- * namespace (a stray process after a crash), or when that cannot be told, detach deletes the
- * host end itself, which waits for the kernel (20-30 ms).  netns_id: the container's namespace
+ * namespace (a stray process after a crash; detach gives it up to 5 ms to be seen dying, as
+ * the stack may hold it briefly in deferred work), or when that cannot be told, detach deletes
+ * the host end itself, which waits for the kernel (20-30 ms).  netns_id: the container's namespace
  * as nl_netns_id() named it (on a socket of the caller's namespace) before the caller dropped
  * its reference, or -1 when not known: the veth's IFLA_LINK_NETNSID is asked then.  The
  * addresses a network hands out go round (ipam_lease_allocate()), so a pair still on its way

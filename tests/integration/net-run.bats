@@ -103,7 +103,8 @@ wait_no_veth() {
 	return 1
 }
 
-# assert_no_network_left ID: no veth, lease, nft rule or netns file of container ID remains.
+# assert_no_network_left ID: no veth, lease, nft rule, netns file (of container ID) or netns mount
+# remains.
 assert_no_network_left() {
 	local id=$1 rules
 	wait_no_veth || return 1
@@ -115,7 +116,7 @@ assert_no_network_left() {
 		{ echo "leases left: $output" >&2; return 1; }
 	[ ! -e "$ROOT/@netns/$id" ] || { echo "netns file left" >&2; return 1; }
 	[ ! -e "$ROOT/@netns" ]
-	! grep -q "$id" /proc/self/mountinfo
+	! grep -qF "$ROOT/@netns" /proc/self/mountinfo
 }
 
 @test "--net none: only lo; /etc/hosts and /etc/hostname, the image's resolv.conf" {
