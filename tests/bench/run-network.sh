@@ -82,6 +82,19 @@ for c in "${candidates[@]}"; do
 done
 bench_hyperfine "$work/hyperfine.json" "${args[@]}"
 
+# The same commands interleaved, one run of each in turn: on a shared machine the load drifts
+# between hyperfine's rows, and here it falls on every row alike.
+echo "run-network.sh: $runs rounds of the commands interleaved" >&2
+for ((i = 0; i < runs; i++)); do
+	for c in "${candidates[@]}"; do
+		t0=$(date +%s%N)
+		# shellcheck disable=SC2086 # the command's words, as hyperfine splits them
+		${c#*|} >/dev/null 2>&1 || { echo "run-network.sh: failed: ${c#*|}" >&2; exit 1; }
+		t1=$(date +%s%N)
+		printf '%s\t%s\n' "${c%%|*}" "$(((t1 - t0) / 1000))"
+	done
+done >"$work/interleaved.tsv"
+
 # setup and teardown alone, state on the work dir's file system and on tmpfs
 fs=$(findmnt -n -o FSTYPE -T "$work")
 echo "run-network.sh: bench-run-network 100 on $fs and on /dev/shm" >&2
@@ -102,6 +115,16 @@ table=$work/table.md
 	echo "Whole runs, \`nook run --rm busybox true\`:"
 	echo
 	bench_table "$work/hyperfine.json" "net none"
+	echo
+	echo "The same, $runs rounds of one run of each command in turn (wall time, with \`date\`):"
+	echo
+	echo "| what | median | min |"
+	echo "| --- | ---: | ---: |"
+	for c in "${candidates[@]}"; do
+		awk -F'\t' -v n="${c%%|*}" '$1 == n { print $2 }' "$work/interleaved.tsv" | sort -n |
+			awk -v n="${c%%|*}" '{ v[NR] = $1 } END {
+				printf "| %s | %.2f ms | %.2f ms |\n", n, v[int((NR + 1) / 2)] / 1000, v[1] / 1000 }'
+	done
 	echo
 	echo "Setup and teardown alone (\`tests/bench/bench-run-network 100 DIR\`), --root and"
 	echo "--storage on $fs (\`$work\`):"
