@@ -57,8 +57,12 @@ bg_run() {
 	nrun "$@" >"$out" 2>&1 </dev/null &
 }
 
-# ctr_id NAME: the id of the container NAME (from its directory's `name` file).
+# ctr_id NAME: the id of the container NAME (STORAGE/names/NAME, or its directory's `name` file).
 ctr_id() {
+	if [ -L "$STORAGE/names/$1" ]; then
+		basename "$(readlink "$STORAGE/names/$1")"
+		return
+	fi
 	basename "$(dirname "$(grep -lx "$1" "$STORAGE"/containers/*/name)")"
 }
 
@@ -120,7 +124,7 @@ assert_no_network_left() {
 }
 
 @test "--net none: only lo; /etc/hosts and /etc/hostname, the image's resolv.conf" {
-	run --separate-stderr nrun --rm --net none --hostname box --add-host db.example:192.0.2.7 \
+	run --separate-stderr nrun --rm --net none --name box --hostname box --add-host db.example:192.0.2.7 \
 		busybox sh -c 'ip -o link | cut -d: -f2; cat /etc/hostname /etc/hosts'
 	assert_status 0
 	assert_output "$(printf ' lo\nbox\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n192.0.2.7\tdb.example')"
@@ -262,7 +266,8 @@ sys.exit(1)'
 	wait_for_file "$ROOT/$id/state.json"
 	pid=$(jq -r .pid "$ROOT/$id/state.json")
 	nook_pid=$(awk '{print $4}' "/proc/$pid/stat")
-	[ "$(cat "/proc/$nook_pid/comm")" = nook ]
+	# nook run itself, or its supervisor (whose comm is that of a re-exec'd copy, "exe")
+	tr '\0' ' ' <"/proc/$nook_pid/cmdline" | grep -q "nook"
 	kill -9 "$nook_pid" "$pid"
 	wait || true
 	[ -n "$(inns ip -o link show type veth)" ]
