@@ -419,7 +419,7 @@ static int read_to_end(int fd, struct logs_reader *r, const char *name, struct n
       if (n == 0)
         return 0;
       if ((ret = logs_reader_feed(r, buf, (size_t)n)) < 0)
-        return nook_error_set(err, -ret, "write the log");
+        return ret; /* the line function's own, without an error */
     }
 }
 

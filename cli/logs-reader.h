@@ -105,7 +105,8 @@ struct logs_cursor
 };
 
 /* Reads ctr.log.N .. ctr.log.1 and ctr.log to their ends into r and leaves c on ctr.log (fd
- * -1 when there is no log yet). */
+ * -1 when there is no log yet).  A negative return of the reader's line function is returned
+ * as it is, without an error. */
 int logs_cursor_open(int dirfd, struct logs_reader *r, struct logs_cursor *c,
                      struct nook_error **err);
 /* Reads what was written since.  When ctr.log was rotated meanwhile: the rest of the file c
