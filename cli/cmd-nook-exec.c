@@ -79,11 +79,7 @@ static int parse_exec(int argc, char **argv, struct exec_opts *o)
         default: return NOOK_EXIT_ERROR;
         }
       if (r < 0)
-        {
-          cli_nook_usage("exec", "%s", err->msg);
-          nook_error_free(err);
-          return NOOK_EXIT_ERROR;
-        }
+        return verbs_usage_from("exec", err);
     }
   if (optind >= argc)
     return cli_nook_usage("exec", "missing CONTAINER");

@@ -16,14 +16,6 @@
 #include "netns/netns.h"
 #include "runtime/spec.h"
 
-static void gen_strv(yajl_gen g, const char *key, char *const *v)
-{
-  nook_json_str(g, key);
-  yajl_gen_array_open(g);
-  for (size_t i = 0; v && v[i]; i++)
-    nook_json_str(g, v[i]);
-  yajl_gen_array_close(g);
-}
 
 static void gen_state(yajl_gen g, const struct ctr_status *st)
 {
@@ -55,8 +47,8 @@ static void gen_config(yajl_gen g, const struct ctr *c, const struct nook_spec *
   nook_json_str(g, "Config");
   yajl_gen_map_open(g);
   nook_json_kv_str(g, "Hostname", spec ? spec->hostname : NULL);
-  gen_strv(g, "Env", p ? p->env : NULL);
-  gen_strv(g, "Cmd", c->command);
+  nook_json_kv_strv(g, "Env", p ? p->env : NULL);
+  nook_json_kv_strv(g, "Cmd", c->command);
   nook_json_kv_str(g, "Image", c->image);
   nook_json_kv_str(g, "WorkingDir", p ? p->cwd : NULL);
   if (p)
@@ -225,7 +217,7 @@ static void gen_mounts(yajl_gen g, const struct nook_spec *spec, const char *vol
       nook_json_kv_str(g, "Source", m->source);
       nook_json_kv_str(g, "Destination", m->destination);
       nook_json_kv_bool(g, "RW", !nook_strv_contains(m->options, "ro"));
-      gen_strv(g, "Options", m->options);
+      nook_json_kv_strv(g, "Options", m->options);
       yajl_gen_map_close(g);
     }
   yajl_gen_array_close(g);
@@ -251,7 +243,7 @@ static int inspect_one(const struct nook_globals *gl, struct image_store *s, con
   nook_json_kv_str(g, "Id", c->id);
   nook_json_kv_str(g, "Created", c->created);
   nook_json_kv_str(g, "Path", c->command ? c->command[0] : "");
-  gen_strv(g, "Args", c->command && c->command[0] ? c->command + 1 : NULL);
+  nook_json_kv_strv(g, "Args", c->command && c->command[0] ? c->command + 1 : NULL);
   gen_state(g, &st);
   nook_json_kv_str(g, "Image", c->image_id);
   nook_json_kv_str(g, "ImageName", c->image);

@@ -158,11 +158,7 @@ static int parse_logs(int argc, char **argv, struct logs_opts *o)
       case OPT_UNTIL:
         if (logs_time_parse_arg(c == OPT_SINCE ? "--since" : "--until", optarg, now,
                                 c == OPT_SINCE ? &o->since : &o->until, &err) < 0)
-          {
-            cli_nook_usage("logs", "%s", err->msg);
-            nook_error_free(err);
-            return NOOK_EXIT_ERROR;
-          }
+          return verbs_usage_from("logs", err);
         if (c == OPT_SINCE)
           o->since_set = true;
         else

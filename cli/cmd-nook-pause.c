@@ -11,12 +11,10 @@
 #include "images/image.h"
 #include "runtime/container.h"
 
-static int pause_one(const char *what, void *data, struct nook_error **err)
+static int freeze(const char *what, const struct verbs_ctx *x, bool pause, struct nook_error **err)
 {
-  const struct verbs_ctx *x = data;
   const struct nook_globals *g = x->g;
   struct image_store *s = x->s;
-  bool pause = x->arg;
   _cleanup_ctr_ struct ctr *c = NULL;
   struct ctr_status st;
   int r;
@@ -35,44 +33,38 @@ static int pause_one(const char *what, void *data, struct nook_error **err)
   return r < 0 ? nook_error_prefix(err, "%s `%s`", pause ? "pause" : "unpause", what) : 0;
 }
 
-static int pause_verb(const struct nook_globals *g, int argc, char **argv, bool pause)
-{
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  const char *verb = pause ? "pause" : "unpause";
-  _cleanup_image_store_ struct image_store *s = NULL;
-  struct nook_error *err = NULL;
-  int opt;
 
-  while ((opt = verbs_getopt(argc, argv, "h", opts, verb)) != -1)
-    switch (opt)
-      {
-      case 'h':
-        if (pause)
-          fputs("usage: nook pause CONTAINER...\n\n"
-                "Freeze every process of running containers (their cgroup's freezer).\n",
-                stdout);
-        else
-          fputs("usage: nook unpause CONTAINER...\n\nThaw paused containers.\n", stdout);
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (optind >= argc)
-    return cli_nook_usage(verb, "missing CONTAINER");
-  if (image_store_open(g->storage, &s, &err) < 0)
-    return cli_nook_fail(err);
-  return verbs_each(argv + optind, argc - optind, true, pause_one,
-                    &(struct verbs_ctx){ .g = g, .s = s, .arg = pause });
+static int pause_one(const char *what, void *data, struct nook_error **err)
+{
+  return freeze(what, data, true, err);
+}
+
+static int unpause_one(const char *what, void *data, struct nook_error **err)
+{
+  return freeze(what, data, false, err);
 }
 
 int cmd_nook_pause(const struct nook_globals *g, int argc, char **argv)
 {
-  return pause_verb(g, argc, argv, true);
+  static const struct verbs_each_spec spec = {
+    .verb = "pause",
+    .help = "usage: nook pause CONTAINER...\n\n"
+            "Freeze every process of running containers (their cgroup's freezer).\n",
+    .print_names = true,
+    .fn = pause_one,
+  };
+
+  return verbs_each_main(g, argc, argv, &spec);
 }
 
 int cmd_nook_unpause(const struct nook_globals *g, int argc, char **argv)
 {
-  return pause_verb(g, argc, argv, false);
+  static const struct verbs_each_spec spec = {
+    .verb = "unpause",
+    .help = "usage: nook unpause CONTAINER...\n\nThaw paused containers.\n",
+    .print_names = true,
+    .fn = unpause_one,
+  };
+
+  return verbs_each_main(g, argc, argv, &spec);
 }

@@ -40,11 +40,7 @@ static void ps_json(yajl_gen g, const struct ctr *c, const struct ctr_status *st
 
   yajl_gen_map_open(g);
   nook_json_kv_bool(g, "AutoRemove", c->rm);
-  nook_json_str(g, "Command");
-  yajl_gen_array_open(g);
-  for (size_t i = 0; c->command && c->command[i]; i++)
-    nook_json_str(g, c->command[i]);
-  yajl_gen_array_close(g);
+  nook_json_kv_strv(g, "Command", c->command);
   nook_json_kv_int(g, "Created", verbs_time_ns(c->created) / 1000000000);
   nook_json_kv_str(g, "CreatedAt", created_human);
   nook_json_kv_bool(g, "Exited", st->state == CTR_EXITED);
@@ -53,10 +49,7 @@ static void ps_json(yajl_gen g, const struct ctr *c, const struct ctr_status *st
   nook_json_kv_str(g, "Id", c->id);
   nook_json_kv_str(g, "Image", c->image);
   nook_json_kv_str(g, "ImageID", c->image_id);
-  nook_json_str(g, "Names");
-  yajl_gen_array_open(g);
-  nook_json_str(g, c->name);
-  yajl_gen_array_close(g);
+  nook_json_kv_strv(g, "Names", (char *const[]){ c->name, NULL });
   nook_json_kv_str(g, "Network", c->network);
   nook_json_kv_int(g, "Pid", running ? st->sup.pid : 0);
   nook_json_str(g, "Ports");
@@ -101,11 +94,11 @@ static char *command_text(char *const *cmd, bool no_trunc)
 }
 
 /* The object that templates see: the columns, as podman's template fields. */
-static yajl_val ps_template_object(const struct ps_opts *o, const struct ctr *c,
+static yajl_gen ps_template_object(const struct ps_opts *o, const struct ctr *c,
                                    const struct ctr_status *st, const char *status,
                                    const char *created_human)
 {
-  _cleanup_free_ char *cmd = command_text(c->command, o->no_trunc), *ports = NULL, *text = NULL;
+  _cleanup_free_ char *cmd = command_text(c->command, o->no_trunc), *ports = NULL;
   yajl_gen g = nook_json_gen_new(false);
   char id[65];
 
@@ -125,8 +118,7 @@ static yajl_val ps_template_object(const struct ps_opts *o, const struct ctr *c,
   nook_json_kv_int(g, "ExitCode", st->sup.exit_code);
   nook_json_kv_int(g, "Restarts", st->sup.restart_count);
   yajl_gen_map_close(g);
-  text = nook_json_gen_finish(g, NULL);
-  return verbs_json_tree(text);
+  return g;
 }
 
 static int parse_ps(int argc, char **argv, struct ps_opts *o)
@@ -199,9 +191,10 @@ static int ps_print(const struct ps_opts *o, struct ctr **list, struct ctr_statu
         printf("%.*s\n", o->no_trunc ? 64 : 12, c->id);
       else if (body)
         {
-          _cleanup_json_ yajl_val v = ps_template_object(o, c, &sts[i], status, created);
           struct nook_error *err = NULL;
-          if (verbs_template_render(body, v, stdout, &err) < 0)
+          if (verbs_template_gen(body, ps_template_object(o, c, &sts[i], status, created), stdout,
+                                 &err)
+              < 0)
             return cli_nook_fail(err);
         }
       else
@@ -213,15 +206,7 @@ static int ps_print(const struct ps_opts *o, struct ctr **list, struct ctr_statu
           verbs_table_add(&t, id, c->image, cmd, created, status, ports, c->name);
         }
     }
-  if (g)
-    {
-      _cleanup_free_ char *text = NULL;
-      yajl_gen_array_close(g);
-      text = nook_json_gen_finish(g, NULL);
-      printf("%s\n", text);
-    }
-  verbs_table_print(&t, stdout);
-  verbs_table_free(&t);
+  verbs_output_finish(g, &t, stdout);
   return 0;
 }
 

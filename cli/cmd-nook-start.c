@@ -125,35 +125,15 @@ static int restart_one(const char *what, void *data, struct nook_error **err)
 
 int cmd_nook_restart(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "time", required_argument, NULL, 't' },
-    { "timeout", required_argument, NULL, 't' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+  static const struct verbs_each_spec spec = {
+    .verb = "restart",
+    .help = "usage: nook restart [-t SECONDS] CONTAINER...\n\n"
+            "Stop containers (as nook stop -t) if they run, then start them again in the\n"
+            "background.  Prints the names.\n",
+    .timeout = true,
+    .print_names = true,
+    .fn = restart_one,
   };
-  _cleanup_image_store_ struct image_store *s = NULL;
-  struct nook_error *err = NULL;
-  int opt, timeout = -1;
 
-  while ((opt = verbs_getopt(argc, argv, "t:h", opts, "restart")) != -1)
-    switch (opt)
-      {
-      case 't':
-        if (verbs_parse_timeout("restart", optarg, &timeout) != 0)
-          return NOOK_EXIT_ERROR;
-        break;
-      case 'h':
-        fputs("usage: nook restart [-t SECONDS] CONTAINER...\n\n"
-              "Stop containers (as nook stop -t) if they run, then start them again in the\n"
-              "background.  Prints the names.\n",
-              stdout);
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (optind >= argc)
-    return cli_nook_usage("restart", "missing CONTAINER");
-  if (image_store_open(g->storage, &s, &err) < 0)
-    return cli_nook_fail(err);
-  return verbs_each(argv + optind, argc - optind, true, restart_one,
-                    &(struct verbs_ctx){ .g = g, .s = s, .arg = timeout });
+  return verbs_each_main(g, argc, argv, &spec);
 }

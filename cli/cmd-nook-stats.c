@@ -220,23 +220,11 @@ static int print_frame(const struct stats_opts *o, const struct sample *prev, si
       else
         {
           yajl_gen tg = nook_json_gen_new(false);
-          _cleanup_free_ char *text = NULL;
-          _cleanup_json_ yajl_val v = NULL;
           gen_sample(tg, &cur[i], &row, true);
-          text = nook_json_gen_finish(tg, NULL);
-          v = verbs_json_tree(text);
-          r = verbs_template_render(o->format, v, stdout, err);
+          r = verbs_template_gen(o->format, tg, stdout, err);
         }
     }
-  if (g)
-    {
-      _cleanup_free_ char *text = NULL;
-      yajl_gen_array_close(g);
-      text = nook_json_gen_finish(g, NULL);
-      printf("%s\n", text);
-    }
-  verbs_table_print(&t, stdout);
-  verbs_table_free(&t);
+  verbs_output_finish(g, &t, stdout);
   fflush(stdout);
   return r;
 }

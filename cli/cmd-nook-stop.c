@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,35 +19,7 @@
 #include "common/util.h"
 #include "images/image.h"
 #include "runtime/container.h"
-#include "runtime/state.h"
 
-/* Waits up to timeout_ms for the init of the OCI container id to be gone.  1: gone, 0: still
- * there. */
-static int init_wait_gone(const char *root, const char *id, int timeout_ms, struct nook_error **err)
-{
-  _cleanup_close_ int dfd = -1, pidfd = -1;
-  _cleanup_state_ struct nook_state *st = NULL;
-  struct pollfd p;
-  int r;
-
-  r = nook_state_dir_open(root, id, false, &dfd, NULL);
-  if (r == -ENOENT)
-    return 1;
-  if (r < 0 || (r = nook_state_read(dfd, id, &st, NULL)) < 0)
-    return 1; /* no state left to tell a live init by */
-  r = nook_state_pidfd(st, &pidfd, err);
-  if (r == -ESRCH)
-    return 1;
-  if (r < 0)
-    return r;
-  p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-  do
-    r = poll(&p, 1, timeout_ms);
-  while (r < 0 && errno == EINTR);
-  if (r < 0)
-    return nook_error_set(err, errno, "wait for the container's init");
-  return r > 0 ? 1 : 0;
-}
 
 /* The stop of a container without a supervisor. */
 static int stop_direct(const struct nook_globals *g, struct image_store *s, const struct ctr *c,
@@ -61,19 +32,19 @@ static int stop_direct(const struct nook_globals *g, struct image_store *s, cons
   if (ctr_status_get(g, s, c->id, &st, err) < 0)
     return -1;
   r = nook_container_kill(g->root, c->id, sig, false, err);
-  if (r < 0 && init_wait_gone(g->root, c->id, 0, NULL) == 1)
+  if (r < 0 && verbs_init_wait(g->root, c->id, 0, NULL) == 1)
     nook_error_freep(err); /* it exited meanwhile */
   else if (r < 0)
     return r;
-  r = init_wait_gone(g->root, c->id, (int)(timeout > 86400 ? 86400 : timeout) * 1000, err);
+  r = verbs_init_wait(g->root, c->id, (int)(timeout > 86400 ? 86400 : timeout) * 1000, err);
   if (r == 0)
     {
       sig = SIGKILL;
       r = nook_container_kill(g->root, c->id, SIGKILL, true, err);
-      if (r < 0 && init_wait_gone(g->root, c->id, 0, NULL) != 1)
+      if (r < 0 && verbs_init_wait(g->root, c->id, 0, NULL) != 1)
         return r;
       nook_error_freep(err);
-      r = init_wait_gone(g->root, c->id, 10000, err);
+      r = verbs_init_wait(g->root, c->id, 10000, err);
       if (r == 0)
         return nook_error_setx(err, ETIMEDOUT, "container `%s` did not die of SIGKILL", c->name);
     }
@@ -159,38 +130,18 @@ static int stop_one(const char *what, void *data, struct nook_error **err)
 
 int cmd_nook_stop(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "time", required_argument, NULL, 't' },
-    { "timeout", required_argument, NULL, 't' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+  static const struct verbs_each_spec spec = {
+    .verb = "stop",
+    .help = "usage: nook stop [-t SECONDS] CONTAINER...\n\n"
+            "Stop running containers: their stop signal (the image's StopSignal, else\n"
+            "SIGTERM), then SIGKILL after the timeout (-t, default the container's own, 10).\n"
+            "Restart policies do not restart a stopped container.  Prints the names.\n",
+    .timeout = true,
+    .print_names = true,
+    .fn = stop_one,
   };
-  _cleanup_image_store_ struct image_store *s = NULL;
-  struct nook_error *err = NULL;
-  int opt, timeout = -1;
 
-  while ((opt = verbs_getopt(argc, argv, "t:h", opts, "stop")) != -1)
-    switch (opt)
-      {
-      case 't':
-        if (verbs_parse_timeout("stop", optarg, &timeout) != 0)
-          return NOOK_EXIT_ERROR;
-        break;
-      case 'h':
-        fputs("usage: nook stop [-t SECONDS] CONTAINER...\n\n"
-              "Stop running containers: their stop signal (the image's StopSignal, else\n"
-              "SIGTERM), then SIGKILL after the timeout (-t, default the container's own, 10).\n"
-              "Restart policies do not restart a stopped container.  Prints the names.\n",
-              stdout);
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (optind >= argc)
-    return cli_nook_usage("stop", "missing CONTAINER");
-  if (image_store_open(g->storage, &s, &err) < 0)
-    return cli_nook_fail(err);
-  return verbs_each(argv + optind, argc - optind, true, stop_one,
-                    &(struct verbs_ctx){ .g = g, .s = s, .arg = timeout });
+  return verbs_each_main(g, argc, argv, &spec);
 }
 
 /* Sends sig to the running container c: through the supervisor, or directly without one. */

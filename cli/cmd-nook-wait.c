@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -10,31 +9,6 @@
 #include "cli/verbs.h"
 #include "common/util.h"
 #include "images/image.h"
-#include "runtime/state.h"
-
-/* A running container without a supervisor: waits for its init with a pidfd.  Nobody reaps it
- * for us, so its code is known only when `nook stop` recorded one meanwhile. */
-static int wait_unsupervised(const struct nook_globals *g, const char *id, struct nook_error **err)
-{
-  _cleanup_close_ int dfd = -1, pidfd = -1;
-  _cleanup_state_ struct nook_state *st = NULL;
-  struct pollfd p;
-  int r;
-
-  if (nook_state_dir_open(g->root, id, false, &dfd, NULL) < 0
-      || nook_state_read(dfd, id, &st, NULL) < 0)
-    return 0;
-  r = nook_state_pidfd(st, &pidfd, err);
-  if (r == -ESRCH)
-    return 0;
-  if (r < 0)
-    return r;
-  p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-  while (poll(&p, 1, -1) < 0)
-    if (errno != EINTR)
-      return nook_error_set(err, errno, "wait for the container's init");
-  return 0;
-}
 
 /* The exit code of the container id, once it exited for good. */
 static int wait_one(const struct nook_globals *g, struct image_store *s, const char *what,
@@ -74,7 +48,8 @@ static int wait_one(const struct nook_globals *g, struct image_store *s, const c
           if (waited_unsupervised)
             return nook_error_setx(err, ECHILD, "container `%s` exited without its supervisor: "
                                                 "its exit code is unknown", what);
-          if ((r = wait_unsupervised(g, id, err)) < 0)
+          /* Nobody reaps it for us: its code is known only when `nook stop` recorded one. */
+          if ((r = verbs_init_wait(g->root, id, -1, err)) < 0)
             return r;
           waited_unsupervised = true;
         }
@@ -97,29 +72,13 @@ static int wait_print(const char *what, void *data, struct nook_error **err)
 
 int cmd_nook_wait(const struct nook_globals *g, int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+  static const struct verbs_each_spec spec = {
+    .verb = "wait",
+    .help = "usage: nook wait CONTAINER...\n\n"
+            "Wait until each container exits (for good: not to be restarted by its policy)\n"
+            "and print its exit code; an exited container's code is printed at once.\n",
+    .fn = wait_print,
   };
-  _cleanup_image_store_ struct image_store *s = NULL;
-  struct nook_error *err = NULL;
-  int opt;
 
-  while ((opt = verbs_getopt(argc, argv, "h", opts, "wait")) != -1)
-    switch (opt)
-      {
-      case 'h':
-        fputs("usage: nook wait CONTAINER...\n\n"
-              "Wait until each container exits (for good: not to be restarted by its policy)\n"
-              "and print its exit code; an exited container's code is printed at once.\n",
-              stdout);
-        return 0;
-      default: return NOOK_EXIT_ERROR;
-      }
-  if (optind >= argc)
-    return cli_nook_usage("wait", "missing CONTAINER");
-  if (image_store_open(g->storage, &s, &err) < 0)
-    return cli_nook_fail(err);
-  return verbs_each(argv + optind, argc - optind, false, wait_print,
-                    &(struct verbs_ctx){ .g = g, .s = s });
+  return verbs_each_main(g, argc, argv, &spec);
 }

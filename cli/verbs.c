@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 #include "cli/verbs.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "images/image.h"
+#include "runtime/state.h"
 #include "netns/netns.h"
 
 #define NS_PER_SEC 1000000000LL
@@ -193,6 +196,46 @@ int verbs_each(char **names, int n, bool print_names, verbs_each_fn fn, void *da
   return rc;
 }
 
+int verbs_each_main(const struct nook_globals *g, int argc, char **argv,
+                    const struct verbs_each_spec *spec)
+{
+  static const struct option opts[] = {
+    { "time", required_argument, NULL, 't' },
+    { "timeout", required_argument, NULL, 't' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  _cleanup_image_store_ struct image_store *s = NULL;
+  struct nook_error *err = NULL;
+  int opt, timeout = -1;
+
+  while ((opt = verbs_getopt(argc, argv, spec->timeout ? "t:h" : "h", spec->timeout ? opts : opts + 2,
+                             spec->verb))
+         != -1)
+    switch (opt)
+      {
+      case 't':
+        if (verbs_parse_timeout(spec->verb, optarg, &timeout) != 0)
+          return NOOK_EXIT_ERROR;
+        break;
+      case 'h': fputs(spec->help, stdout); return 0;
+      default: return NOOK_EXIT_ERROR;
+      }
+  if (optind >= argc)
+    return cli_nook_usage(spec->verb, "missing CONTAINER");
+  if (image_store_open(g->storage, &s, &err) < 0)
+    return cli_nook_fail(err);
+  return verbs_each(argv + optind, argc - optind, spec->print_names, spec->fn,
+                    &(struct verbs_ctx){ .g = g, .s = s, .arg = timeout });
+}
+
+int verbs_usage_from(const char *verb, struct nook_error *err)
+{
+  cli_nook_usage(verb, "%s", err->msg);
+  nook_error_free(err);
+  return NOOK_EXIT_ERROR;
+}
+
 /* ==== the supervisor ====================================================================== */
 
 int verbs_watch_connect(struct image_store *s, const char *id, int *ret_sock,
@@ -230,6 +273,32 @@ int verbs_wait_exit(int sock, struct nook_msg_exit *ret, struct nook_error **err
       *ret = ex;
       return 0;
     }
+}
+
+int verbs_init_wait(const char *root, const char *id, int timeout_ms, struct nook_error **err)
+{
+  _cleanup_close_ int dfd = -1, pidfd = -1;
+  _cleanup_state_ struct nook_state *st = NULL;
+  struct pollfd p;
+  int r;
+
+  r = nook_state_dir_open(root, id, false, &dfd, NULL);
+  if (r == -ENOENT)
+    return 1;
+  if (r < 0 || (r = nook_state_read(dfd, id, &st, NULL)) < 0)
+    return 1; /* no state left to tell a live init by */
+  r = nook_state_pidfd(st, &pidfd, err);
+  if (r == -ESRCH)
+    return 1;
+  if (r < 0)
+    return r;
+  p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+  do
+    r = poll(&p, 1, timeout_ms);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return nook_error_set(err, errno, "wait for the container's init");
+  return r > 0 ? 1 : 0;
 }
 
 /* ==== --format templates ================================================================== */
@@ -396,6 +465,27 @@ int verbs_template_render(const char *tmpl, yajl_val v, FILE *out, struct nook_e
   if (last != '\n')
     fputc('\n', out);
   return 0;
+}
+
+int verbs_template_gen(const char *tmpl, yajl_gen g, FILE *out, struct nook_error **err)
+{
+  _cleanup_free_ char *text = nook_json_gen_finish(g, NULL);
+  _cleanup_json_ yajl_val v = verbs_json_tree(text);
+
+  return verbs_template_render(tmpl, v, out, err);
+}
+
+void verbs_output_finish(yajl_gen g, struct verbs_table *t, FILE *out)
+{
+  if (g)
+    {
+      _cleanup_free_ char *text = NULL;
+      yajl_gen_array_close(g);
+      text = nook_json_gen_finish(g, NULL);
+      fprintf(out, "%s\n", text);
+    }
+  verbs_table_print(t, out);
+  verbs_table_free(t);
 }
 
 char *verbs_template_header(const char *tmpl, const char **ret_body)

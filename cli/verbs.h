@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "cli/cli.h"
@@ -43,6 +44,22 @@ struct verbs_ctx
 typedef int (*verbs_each_fn)(const char *what, void *data, struct nook_error **err);
 int verbs_each(char **names, int n, bool print_names, verbs_each_fn fn, void *data);
 
+/* The body of a verb that takes containers and, besides --help, perhaps -t/--time SECONDS
+ * (into the context's arg, -1 when not given): stop, restart, wait, pause, unpause. */
+struct verbs_each_spec
+{
+  const char *verb;
+  const char *help; /* printed for --help */
+  bool timeout;     /* takes -t */
+  bool print_names;
+  verbs_each_fn fn;
+};
+int verbs_each_main(const struct nook_globals *g, int argc, char **argv,
+                    const struct verbs_each_spec *spec);
+
+/* Prints err's message as a usage error of verb, frees it, returns NOOK_EXIT_ERROR. */
+int verbs_usage_from(const char *verb, struct nook_error *err);
+
 /* CLOCK_REALTIME in nanoseconds. */
 int64_t verbs_now_ns(void);
 /* The nanoseconds of an RFC 3339 time (run.json's created), 0 when it is not one. */
@@ -71,6 +88,11 @@ bool verbs_state_running(enum ctr_state s);
  * exit).  ECONNREFUSED / ENOENT: no supervisor listens. */
 int verbs_watch_connect(struct image_store *s, const char *id, int *ret_sock,
                         struct nook_error **err);
+/* Waits up to timeout_ms (-1: for ever) for the init of the OCI container id (in --root) to be
+ * gone, with a pidfd: for a container whose supervisor is gone.  1: gone (or no state left to
+ * tell), 0: still there. */
+int verbs_init_wait(const char *root, const char *id, int timeout_ms, struct nook_error **err);
+
 /* Reads messages on sock until the exit message of a run that is not restarted, into *ret.
  * ECONNRESET: the supervisor went away without one. */
 int verbs_wait_exit(int sock, struct nook_msg_exit *ret, struct nook_error **err);
@@ -80,6 +102,14 @@ int verbs_wait_exit(int sock, struct nook_msg_exit *ret, struct nook_error **err
  * joined by ",", anything else as JSON; `\t` and `\n` are a tab and a newline, and a newline
  * ends the output.  A key that v does not have is EINVAL ("--format: no field `X`"). */
 int verbs_template_render(const char *tmpl, yajl_val v, FILE *out, struct nook_error **err);
+/* verbs_template_render over the JSON object g generated (g is finished and freed). */
+int verbs_template_gen(const char *tmpl, yajl_gen g, FILE *out, struct nook_error **err);
+
+/* The end of a listing: with g, closes its array and prints it; then prints and frees t
+ * (nothing when it has no rows). */
+struct verbs_table;
+void verbs_output_finish(yajl_gen g, struct verbs_table *t, FILE *out);
+
 /* The header line of a "table {{.A}}\t{{.B}}" template: the last key of each field in upper
  * case ("A\tB").  *ret_body is the template without "table". */
 char *verbs_template_header(const char *tmpl, const char **ret_body);
