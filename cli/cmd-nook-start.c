@@ -129,7 +129,8 @@ int cmd_nook_restart(const struct nook_globals *g, int argc, char **argv)
     .verb = "restart",
     .help = "usage: nook restart [-t SECONDS] CONTAINER...\n\n"
             "Stop containers (as nook stop -t) if they run, then start them again in the\n"
-            "background.  Prints the names.\n",
+            "background.  Prints the names.\n\n"
+            "  -t, --time SECONDS   the stop's time before SIGKILL\n",
     .timeout = true,
     .print_names = true,
     .fn = restart_one,

@@ -135,7 +135,8 @@ int cmd_nook_stop(const struct nook_globals *g, int argc, char **argv)
     .help = "usage: nook stop [-t SECONDS] CONTAINER...\n\n"
             "Stop running containers: their stop signal (the image's StopSignal, else\n"
             "SIGTERM), then SIGKILL after the timeout (-t, default the container's own, 10).\n"
-            "Restart policies do not restart a stopped container.  Prints the names.\n",
+            "Restart policies do not restart a stopped container.  Prints the names.\n\n"
+            "  -t, --time SECONDS   before SIGKILL (0: at once)\n",
     .timeout = true,
     .print_names = true,
     .fn = stop_one,
@@ -189,7 +190,8 @@ int cmd_nook_kill(const struct nook_globals *g, int argc, char **argv)
       case 'h':
         fputs("usage: nook kill [-s SIGNAL] CONTAINER...\n\n"
               "Send a signal (default SIGKILL) to the main process of running containers.\n"
-              "Restart policies do not restart a container killed so.  Prints the names.\n",
+              "Restart policies do not restart a container killed so.  Prints the names.\n\n"
+              "  -s, --signal SIGNAL   a name (TERM, SIGUSR1) or number\n",
               stdout);
         return 0;
       default: return NOOK_EXIT_ERROR;
