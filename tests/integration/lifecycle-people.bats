@@ -6,35 +6,10 @@
 
 load helpers
 
+load run-helpers
+
 setup() {
-	nook_setup
-	require_nook "nook run -d and the lifecycle verbs"
-	STORAGE=$TEST_DIR/storage
-	CGP=$CG_PARENT/$TEST_TAG-run
-	on_teardown 'lifecycle_teardown'
-}
-
-# lifecycle_teardown: remove every container of the test's storage, then the cgroup parent.
-lifecycle_teardown() {
-	local d base
-	for d in "$STORAGE"/containers/*/; do
-		[ -d "$d" ] || continue
-		timeout 30 "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" rm -f "$(basename "$d")" \
-			>/dev/null 2>&1 || true
-	done
-	while read -r base; do
-		rmdir "$base/$CGP" 2>/dev/null || true
-	done < <(nook_cgroup_bases)
-}
-
-# nook_cli ARGS...: the nook command line on the test's state root and storage.
-nook_cli() {
-	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
-}
-
-# nrun ARGS...: `nook run` tagged for the leftover checks.
-nrun() {
-	nook_cli run --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
+	nook_run_setup
 }
 
 # rund ARGS...: `nook run -d`, which must succeed; its stdio never holds bats' pipes.
