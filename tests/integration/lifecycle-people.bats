@@ -298,6 +298,7 @@ line 399"
 	assert_one_line_error "no supervisor"
 	run nook_cli rm -f s
 	assert_status 0
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done # a zombie, a moment
 	! kill -0 "$pid" 2>/dev/null
 	run nook_cli ps -a --format '{{.Names}}'
 	assert_output s2
