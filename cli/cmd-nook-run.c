@@ -17,6 +17,8 @@
 
 #include "cli/cli.h"
 #include "cli/run-flags.h"
+#include "cli/run-network.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "images/image.h"
 #include "runtime/cloned-binary.h"
@@ -27,8 +29,10 @@
 
 struct run_opts
 {
-  bool rm, tty, interactive, read_only, host_network;
+  bool rm, tty, interactive, read_only;
   const char *name, *workdir, *user, *entrypoint, *hostname, *cgroup_parent;
+  const char *network;   /* --net, NULL: the default (cli/run-network.h) */
+  char **ports, **add_hosts, **dns;
   bool entrypoint_set;
   char **env;      /* -e, in order */
   char **env_files;
@@ -52,7 +56,11 @@ static void run_usage(FILE *f)
         "  -t, --tty              allocate a terminal\n"
         "  -i, --interactive      keep stdin open\n"
         "  --read-only            mount the root filesystem read-only\n"
-        "  --net none|host        network: none (only lo, the default for now) or the host's\n"
+        "  --net MODE             bridge (the default network `nook`), NETWORK, none (only lo),\n"
+        "                         host, or container:NAME (another container's)\n"
+        "  -p, --publish [IP:]HOSTPORT:PORT[/tcp|udp]  publish a port on the host\n"
+        "  --add-host NAME:IP     add a line to /etc/hosts\n"
+        "  --dns IP               nameserver for /etc/resolv.conf (instead of the host's)\n"
         "  --cgroup-parent DIR    the container's cgroup is DIR/ID (relative: below nook's own)\n",
         f);
   run_flags_usage(f);
@@ -68,6 +76,8 @@ enum
   OPT_READ_ONLY,
   OPT_NET,
   OPT_CGROUP_PARENT,
+  OPT_ADD_HOST,
+  OPT_DNS,
 };
 
 static int parse_run(int argc, char **argv, struct run_opts *o)
@@ -86,6 +96,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
     { "read-only", no_argument, NULL, OPT_READ_ONLY },
     { "net", required_argument, NULL, OPT_NET },
     { "network", required_argument, NULL, OPT_NET },
+    { "publish", required_argument, NULL, 'p' },
+    { "add-host", required_argument, NULL, OPT_ADD_HOST },
+    { "dns", required_argument, NULL, OPT_DNS },
     { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
     { "privileged", no_argument, NULL, RUN_OPT_PRIVILEGED },
     { "security-opt", required_argument, NULL, RUN_OPT_SECURITY_OPT },
@@ -109,7 +122,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
   int c;
 
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+:e:w:u:v:tih", opts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "+:e:w:u:p:v:tih", opts, NULL)) != -1)
     switch (c)
       {
       case OPT_RM: o->rm = true; break;
@@ -124,12 +137,10 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
       case 'i': o->interactive = true; break;
       case OPT_READ_ONLY: o->read_only = true; break;
       case OPT_CGROUP_PARENT: o->cgroup_parent = optarg; break;
-      case OPT_NET:
-        if (streq(optarg, "host"))
-          o->host_network = true;
-        else if (!streq(optarg, "none"))
-          return cli_nook_usage("run", "--net `%s`: only `none` and `host` are supported", optarg);
-        break;
+      case OPT_NET: o->network = optarg; break;
+      case 'p': nook_strv_push(&o->ports, optarg); break;
+      case OPT_ADD_HOST: nook_strv_push(&o->add_hosts, optarg); break;
+      case OPT_DNS: nook_strv_push(&o->dns, optarg); break;
       case 'v':
       case RUN_OPT_FIRST ... RUN_OPT_LAST:
         if (run_flags_parse(&o->flags, c, optarg, &err) < 0)
@@ -329,7 +340,7 @@ static int run_fail(struct nook_error *err)
 
 /* Writes config.json of the bundle STORAGE/containers/ID for the mounted image. */
 static int write_bundle(struct image_store *s, const struct run_opts *o, const struct image *img,
-                        const char *id, struct nook_error **err)
+                        const char *id, const struct run_network *net, struct nook_error **err)
 {
   _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->path, id);
   _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir), *json = NULL, *hostname = NULL;
@@ -348,7 +359,7 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
   r = image_user_resolve(rootfd, o->user ? o->user : ic->user, &rc.uid, &rc.gid, &gids, &ngids, err);
   if (r < 0)
     return nook_error_prefix(err, "%s", o->user ? "--user" : "the image's User");
-  hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(id, 12);
+  hostname = xstrdup(net->hostname);
   if ((r = build_env(o, ic, hostname, &env, err)) < 0 || (r = build_args(o, ic, &args, err)) < 0)
     return r;
   rc.root_path = "rootfs";
@@ -360,7 +371,10 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
   rc.ngids = ngids;
   rc.terminal = o->tty;
   rc.hostname = hostname;
-  rc.host_network = o->host_network;
+  rc.host_network = net->host;
+  rc.netns_path = net->netns_path;
+  rc.file_sources = net->file_sources;
+  rc.file_destinations = net->file_destinations;
   rc.stop_signal = ic->stop_signal;
   rc.annotations = ic->labels; /* the image's Labels, as annotations */
   run_flags_apply(&o->flags, &rc);
@@ -381,7 +395,7 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
 
 static int run_container(const struct nook_globals *g, struct image_store *s,
                          const struct run_opts *o, const struct image *img, const char *id,
-                         int *ret_status, struct nook_error **err)
+                         const struct run_network *net, int *ret_status, struct nook_error **err)
 {
   _cleanup_free_ char *bundle = xasprintf("%s/containers/%s", s->path, id);
   struct nook_create_opts co = {
@@ -389,7 +403,7 @@ static int run_container(const struct nook_globals *g, struct image_store *s,
   };
   int r;
 
-  r = write_bundle(s, o, img, id, err);
+  r = write_bundle(s, o, img, id, net, err);
   if (r < 0)
     return r;
   r = nook_mkdir_p(g->root, 0700, err);
@@ -411,13 +425,19 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
   _cleanup_error_ struct nook_error *err = NULL;
   _cleanup_image_store_ struct image_store *s = NULL;
   _cleanup_image_ struct image *img = NULL;
-  _cleanup_free_ char *other = NULL;
+  _cleanup_strv_ char **ports = NULL, **add_hosts = NULL, **dns = NULL;
+  _cleanup_free_ char *other = NULL, *joined = NULL;
+  struct run_network net = { .host = false };
+  struct run_network_config nc;
   struct run_opts o = { 0 };
   char id[65];
   int r, status = 0;
 
   r = parse_run(argc, argv, &o);
   env = o.env;
+  ports = o.ports;
+  add_hosts = o.add_hosts;
+  dns = o.dns;
   if (r != 0)
     {
       nook_strv_free(o.env_files);
@@ -432,6 +452,21 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
       nook_error_setx(&err, EEXIST, "the name `%s` is in use by container %.12s", o.name, other);
       goto fail;
     }
+  if (o.network && nook_has_prefix(o.network, "container:"))
+    {
+      _cleanup_free_ char *cid = NULL;
+      if (container_lookup(s, o.network + strlen("container:"), &cid, &err) < 0)
+        {
+          nook_error_prefix(&err, "--net `%s`", o.network);
+          goto fail;
+        }
+      o.network = joined = xasprintf("container:%s", cid);
+    }
+  nc = (struct run_network_config){ .name = o.name, .network = o.network, .ports = o.ports,
+                                    .hostname = o.hostname, .add_hosts = o.add_hosts,
+                                    .dns = o.dns };
+  if (run_network_check(g, s, &nc, &err) < 0)
+    goto fail;
   /* Shared: a concurrent prune waits until the layers are recorded as in use. */
   if (image_store_lock(s, false, &err) < 0 || cli_image_open(s, o.image, &img, &err) < 0)
     goto fail;
@@ -443,7 +478,16 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
       image_rootfs_umount(s, id, true, NULL);
       goto fail;
     }
-  r = run_container(g, s, &o, img, id, &status, &err);
+  nc.id = id;
+  r = run_network_setup(g, s, &nc, &net, &err);
+  if (r == 0)
+    {
+      _cleanup_error_ struct nook_error *e = NULL;
+      r = run_container(g, s, &o, img, id, &net, &status, &err);
+      if (run_network_teardown(g, s, id, o.network, &e) < 0)
+        nook_warn("%s", e->msg);
+      run_network_done(&net);
+    }
   /* The stopped container keeps its upper layer (podman's `run` without --rm). */
   image_rootfs_umount(s, id, o.rm || r < 0, NULL);
   nook_strv_free(o.env_files);
@@ -499,6 +543,8 @@ int cmd_nook_rm(const struct nook_globals *g, int argc, char **argv)
               r = 0;
             }
         }
+      if (r >= 0)
+        r = run_network_teardown(g, s, id, NULL, &err);
       if (r >= 0)
         r = image_rootfs_umount(s, id, true, &err);
       if (r < 0)

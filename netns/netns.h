@@ -226,9 +226,11 @@ void ipam_lease_list_free(struct ipam_lease *v, size_t n);
 /* Container liveness for ipam_lease_reclaim(): true while container `id` exists. */
 typedef bool (*ipam_alive_fn)(const char *id, void *data);
 
-/* Leases live in STATE/networks/NAME/leases, one "ADDRESS ID NAME" line each (NAME "-" when
- * there is none), replaced atomically (rename) under flock(2) on the network's directory, so
- * concurrent nooks never hand out one address twice and a reader never sees half a file. */
+/* Leases live in STATE/networks/NAME/leases, a journal: "ADDRESS ID NAME" takes a lease (NAME
+ * "-" when there is none), "-ID" drops it.  A change is one append under flock(2) on the
+ * network's directory, so concurrent nooks never hand out one address twice; the journal is
+ * compacted (a new file and rename(2)) when dropped lines outnumber the live ones.  A reader
+ * needs no lock: a last line without its newline is not read. */
 
 /* Gives container `id` an address: the lowest free host address of the subnet, never the
  * network, gateway or broadcast address.  A container that holds one gets the same one again;
@@ -248,6 +250,14 @@ int ipam_lease_reclaim(const char *state_dir, const char *network, ipam_alive_fn
 /* The leases in address order.  A network without leases gives n = 0. */
 int ipam_lease_list(const char *state_dir, const char *network, struct ipam_lease **ret,
                     size_t *ret_n, struct nook_error **err);
+/* Calls fn with the leases of network (in address order) while holding the network's lock:
+ * no lease is taken or dropped until fn returns, so what fn writes from them (the containers'
+ * /etc/hosts) is never older than another writer's.  fn must not call ipam_* on this
+ * network.  Returns fn's result; ENOENT for a network that does not exist. */
+typedef int (*ipam_lease_fn)(const struct ipam_lease *v, size_t n, void *data,
+                             struct nook_error **err);
+int ipam_lease_locked(const char *state_dir, const char *network, ipam_lease_fn fn, void *data,
+                      struct nook_error **err);
 
 /* ==== nat: nftables ======================================================================== */
 

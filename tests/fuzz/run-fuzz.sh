@@ -36,11 +36,13 @@ out=$builddir/tests/fuzz
 mkdir -p "$out"
 target=$out/fuzz-unpack
 # What the target compiles: itself, the unpack sources and the common code they use, all
-# instrumented (libnook.a is not); flags from make, or pkg-config when run by hand.
+# instrumented (libnook.a is not); flags from make, or pkg-config when run by hand.  libarchive
+# is loaded with dlopen as in nook (images/dl-archive.c, the soname from config.h), so its
+# headers are needed but it is not linked.
 sources=(tests/fuzz/fuzz-unpack.c images/unpack.c images/unpack-stream.c images/blob.c common/error.c
-	common/util.c)
-pkgs="libarchive zlib libzstd nettle"
-cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags $pkgs)"}
+	common/util.c images/dl.c images/dl-archive.c)
+pkgs="zlib libzstd nettle"
+cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags libarchive $pkgs)"}
 libs=${FUZZ_LIBS:-"$(pkg-config --libs $pkgs)"}
 clang=${CLANG:-clang}
 flags="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"

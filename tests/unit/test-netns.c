@@ -360,7 +360,8 @@ static void test_ipam(const char *state)
             && streq(ipv4_format(addr, a), "192.0.2.3"),
         "a released address is given again (%s)", a);
   nook_read_file_at(AT_FDCWD, leases_path, 1 << 20, &text, NULL, NULL);
-  CHECK(has(text, "192.0.2.3 c9 db\n192.0.2.4 c2 -\n"), "lease file lines: %s", text);
+  CHECK(has(text, "192.0.2.6 c4 -\n-c1\n192.0.2.3 c9 db\n"),
+        "the lease file is a journal: a release appends -ID, a lease its line: %s", text);
   CHECK(ipam_lease_list(state, "t", &v, &n, E) == 0 && n == 5 && streq(v[1].id, "c9")
             && streq(v[1].name, "db") && v[2].name == NULL,
         "list");
@@ -400,6 +401,61 @@ static void test_ipam_reclaim_and_errors(const char *state)
             && has(msg(err), "network `t`: leases line 2: `192.0.2.x` is not an IPv4 address"),
         "a damaged lease file names the line: %s", msg(err));
   write_path(path, "");
+}
+
+/* The journal: the later line of an id wins, a cut-off last line is not a lease (and the next
+ * change rewrites the file whole), and churn is compacted away. */
+static int count_leases(const struct ipam_lease *v, size_t n, void *data, struct nook_error **err)
+{
+  (void)v;
+  (void)err;
+  *(size_t *)data = n;
+  return 7;
+}
+
+static void test_ipam_journal(const char *state)
+{
+  _cleanup_network_ struct nook_network *j = net_create(state, "j", "203.0.113.0/24", NULL, "brj");
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_free_ char *path = xasprintf("%s/networks/j/leases", state);
+  struct ipam_lease *v = NULL;
+  struct in_addr addr;
+  size_t n = 0, lines = 0;
+  bool ok = true;
+
+  if (!j)
+    return;
+  write_path(path, "203.0.113.9 a -\n203.0.113.7 b web\n-a\n203.0.113.5 c -\n-c\n"
+                   "203.0.113.4 c db\n203.0.113.8 d");
+  CHECK(ipam_lease_list(state, "j", &v, &n, E) == 0 && n == 2 && streq(v[0].id, "c")
+            && streq(v[0].name, "db") && streq(v[1].id, "b"),
+        "replay: drops and a later lease win, the cut-off line is not read (%zu)", n);
+  ipam_lease_list_free(v, n);
+  CHECK(ipam_lease_allocate(state, j, "e", NULL, &addr, NULL, E) == 0
+            && ipam_lease_list(state, "j", &v, &n, E) == 0 && n == 3,
+        "a change after a cut-off line: %s", msg(err));
+  ipam_lease_list_free(v, n);
+  _cleanup_free_ char *text = NULL;
+  nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
+  CHECK(text && !has(text, "203.0.113.8 d") && !has(text, "-a\n") && has(text, "203.0.113.4 c db\n"),
+        "... rewrites the journal whole: %s", text);
+  for (int i = 0; i < 300 && ok; i++)
+    {
+      _cleanup_free_ char *id = xasprintf("churn%d", i);
+      ok = ipam_lease_allocate(state, j, id, NULL, &addr, NULL, E) == 0
+           && ipam_lease_release(state, "j", id, E) == 1;
+    }
+  free(text);
+  text = NULL;
+  nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
+  for (const char *p = text; p && (p = strchr(p, '\n')); p++)
+    lines++;
+  CHECK(ok && lines <= 2 * 3 + 64 + 2, "300 leases taken and dropped: %zu lines left (%s)", lines,
+        msg(err));
+  CHECK(ipam_lease_locked(state, "j", count_leases, &n, E) == 7 && n == 3,
+        "ipam_lease_locked hands the leases to its callback and returns its result");
+  CHECK(ipam_lease_locked(state, "nope", count_leases, &n, E) == -ENOENT,
+        "ipam_lease_locked: an unknown network");
 }
 
 /* Two kinds of contention: a lock held by someone else makes allocate wait; and four
@@ -982,6 +1038,7 @@ int main(void)
   test_network_configs(state);
   test_ipam(state);
   test_ipam_reclaim_and_errors(state);
+  test_ipam_journal(state);
   test_ipam_contention(state);
 
   if (geteuid() != 0)

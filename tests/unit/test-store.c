@@ -12,11 +12,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "common/util.h"
 #include "images/image.h"
+#include "tests/unit/dl-archive-writer.h"
 #include "tests/unit/tap.h"
 
 static char *tmp_dir;
@@ -34,42 +32,42 @@ struct member
 /* Writes a tar of MEMBERS to PATH (gzip-compressed when GZIP). */
 static void write_tar(const char *path, const struct member *m, size_t n, bool gzip)
 {
-  struct archive *a = archive_write_new();
+  struct archive *a = sym_archive_write_new();
 
-  archive_write_set_format_pax_restricted(a);
+  sym_archive_write_set_format_pax_restricted(a);
   if (gzip)
-    archive_write_add_filter_gzip(a);
-  archive_write_open_filename(a, path);
+    sym_archive_write_add_filter_gzip(a);
+  sym_archive_write_open_filename(a, path);
   for (size_t i = 0; i < n; i++)
     {
-      struct archive_entry *e = archive_entry_new();
+      struct archive_entry *e = sym_archive_entry_new();
       size_t len = m[i].data ? (m[i].len ? m[i].len : strlen(m[i].data)) : 0;
-      archive_entry_set_pathname(e, m[i].name);
-      archive_entry_set_mtime(e, 1700000000, 0);
+      sym_archive_entry_set_pathname(e, m[i].name);
+      sym_archive_entry_set_mtime(e, 1700000000, 0);
       if (m[i].data)
         {
-          archive_entry_set_filetype(e, AE_IFREG);
-          archive_entry_set_perm(e, 0644);
-          archive_entry_set_size(e, (la_int64_t)len);
+          sym_archive_entry_set_filetype(e, AE_IFREG);
+          sym_archive_entry_set_perm(e, 0644);
+          sym_archive_entry_set_size(e, (la_int64_t)len);
         }
       else if (m[i].link)
         {
-          archive_entry_set_filetype(e, AE_IFLNK);
-          archive_entry_set_symlink(e, m[i].link);
-          archive_entry_set_perm(e, 0777);
+          sym_archive_entry_set_filetype(e, AE_IFLNK);
+          sym_archive_entry_set_symlink(e, m[i].link);
+          sym_archive_entry_set_perm(e, 0777);
         }
       else
         {
-          archive_entry_set_filetype(e, AE_IFDIR);
-          archive_entry_set_perm(e, 0755);
+          sym_archive_entry_set_filetype(e, AE_IFDIR);
+          sym_archive_entry_set_perm(e, 0755);
         }
-      archive_write_header(a, e);
+      sym_archive_write_header(a, e);
       if (len)
-        archive_write_data(a, m[i].data, len);
-      archive_entry_free(e);
+        sym_archive_write_data(a, m[i].data, len);
+      sym_archive_entry_free(e);
     }
-  archive_write_close(a);
-  archive_write_free(a);
+  sym_archive_write_close(a);
+  sym_archive_write_free(a);
 }
 
 static char *read_all(const char *path, size_t *ret_len)
@@ -784,6 +782,7 @@ int main(void)
 {
   char tmpl[] = "/tmp/nook-test-store.XXXXXX";
 
+  archive_writer_load();
   tmp_dir = mkdtemp(tmpl);
   if (!tmp_dir)
     {
