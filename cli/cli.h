@@ -80,6 +80,15 @@ int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format
 /* `nook network create|ls|inspect|rm` (cli/cmd-network.c); networks live in --storage. */
 int cmd_network(const struct nook_globals *g, int argc, char **argv);
 
+/* `nook VERB COMMAND ...` for a verb of several commands (image, system): runs the entry of
+ * CMDS named by argv[1] with argv + 1; usage (the entries with a summary) on --help, or on
+ * stderr when no command is given; an unknown one is an error.  Returns the exit code. */
+int cli_nook_subcommand(const struct nook_globals *g, const char *verb,
+                        const struct nook_command *cmds, size_t n, int argc, char **argv);
+
+/* `nook system check` (cli/cmd-system.c). */
+int cmd_system(const struct nook_globals *g, int argc, char **argv);
+
 /* `nook image ...` (cli/cmd-image.c). */
 int cmd_image(const struct nook_globals *g, int argc, char **argv);
 

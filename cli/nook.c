@@ -39,6 +39,7 @@ static const struct nook_command commands[] = {
   { "start", cmd_nook_start, "start created or exited containers" },
   { "stats", cmd_nook_stats, "show containers' CPU, memory and pids usage" },
   { "stop", cmd_nook_stop, "stop containers: their stop signal, then SIGKILL" },
+  { "system", cmd_system, "check the image store (and repair it)" },
   { "unpause", cmd_nook_unpause, "thaw paused containers" },
   { "version", cmd_version, "print the version" },
   { "wait", cmd_nook_wait, "wait for containers to exit and print their exit codes" },
@@ -57,6 +58,30 @@ int cli_nook_usage(const char *verb, const char *fmt, ...)
   va_start(ap, fmt);
   cli_usage_errorv("nook", verb, fmt, ap);
   va_end(ap);
+  return NOOK_EXIT_ERROR;
+}
+
+int cli_nook_subcommand(const struct nook_globals *g, const char *verb,
+                        const struct nook_command *cmds, size_t n, int argc, char **argv)
+{
+  bool help = argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"));
+
+  if (argc < 2 || help)
+    {
+      FILE *f = help ? stdout : stderr;
+      fprintf(f, "usage: nook %s COMMAND [OPTIONS] [ARGS]\n\nCommands:\n", verb);
+      for (size_t i = 0; i < n; i++)
+        if (cmds[i].summary)
+          fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+      return help ? 0 : NOOK_EXIT_ERROR;
+    }
+  for (size_t i = 0; i < n; i++)
+    if (streq(argv[1], cmds[i].name))
+      {
+        optind = 0;
+        return cmds[i].run(g, argc - 1, argv + 1);
+      }
+  nook_error_log("unknown command `%s %s` (see `nook %s --help`)", verb, argv[1], verb);
   return NOOK_EXIT_ERROR;
 }
 

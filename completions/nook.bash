@@ -77,7 +77,7 @@ _nook() {
 			COMPREPLY=($(compgen -W "--root --storage --debug --help --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "attach exec image inspect kill logs network oci pause ps
-				restart rm run start stats stop unpause version wait" -- "$cur"))
+				restart rm run start stats stop system unpause version wait" -- "$cur"))
 		fi
 		return
 	fi
@@ -93,6 +93,10 @@ _nook() {
 		;;
 	network)
 		COMPREPLY=($(compgen -W "create ls inspect rm --help" -- "$cur"))
+		return
+		;;
+	system)
+		COMPREPLY=($(compgen -W "check --repair --format --help" -- "$cur"))
 		return
 		;;
 	oci)
