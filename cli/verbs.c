@@ -144,6 +144,13 @@ int verbs_wait_exit(int sock, struct nook_msg_exit *ret, struct nook_error **err
         return nook_error_set(err, errno, "read from the supervisor");
       if (n <= 0)
         return nook_error_setx(err, ECONNRESET, "the supervisor went away without an exit code");
+      if (buf[0] == NOOK_MSG_ERROR && (size_t)n >= 1 + sizeof(int32_t))
+        {
+          int32_t e;
+          memcpy(&e, buf + 1, sizeof e);
+          return nook_error_setx(err, e > 0 ? e : EIO, "the container could not be started: %.*s",
+                                 (int)(n - 1 - (ssize_t)sizeof e), buf + 1 + sizeof e);
+        }
       if (buf[0] != NOOK_MSG_EXIT || (size_t)n < 1 + sizeof ex)
         continue;
       memcpy(&ex, buf + 1, sizeof ex);

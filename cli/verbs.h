@@ -94,7 +94,8 @@ int verbs_watch_connect(struct image_store *s, const char *id, int *ret_sock,
 int verbs_init_wait(const char *root, const char *id, int timeout_ms, struct nook_error **err);
 
 /* Reads messages on sock until the exit message of a run that is not restarted, into *ret.
- * ECONNRESET: the supervisor went away without one. */
+ * ECONNRESET: the supervisor went away without one; NOOK_MSG_ERROR's errno when a (re)start
+ * failed. */
 int verbs_wait_exit(int sock, struct nook_msg_exit *ret, struct nook_error **err);
 
 /* --format: "json" (the caller's), or a Go-like template over the JSON value v: "{{.Name}}",
