@@ -52,6 +52,8 @@ struct nook_command
 int cmd_nook(int argc, char **argv);
 int cmd_nook_run(const struct nook_globals *g, int argc, char **argv);
 int cmd_nook_rm(const struct nook_globals *g, int argc, char **argv);
+/* `nook __supervise` (hidden): a container's supervisor, as nook_supervisor_spawn() runs it. */
+int cmd_supervise(const struct nook_globals *g, int argc, char **argv);
 /* The lifecycle verbs of `nook run`'s containers, one file each (cli/cmd-nook-VERB.c; kill
  * with stop, restart with start, unpause with pause). */
 int cmd_nook_ps(const struct nook_globals *g, int argc, char **argv);

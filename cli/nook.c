@@ -43,6 +43,8 @@ static const struct nook_command commands[] = {
   { "unpause", cmd_nook_unpause, "thaw paused containers" },
   { "version", cmd_version, "print the version" },
   { "wait", cmd_nook_wait, "wait for containers to exit and print their exit codes" },
+  /* hidden: the per-container supervisor that `nook run` spawns (cli/cmd-supervise.c) */
+  { "__supervise", cmd_supervise, NULL },
 };
 
 int cli_nook_fail(struct nook_error *err)
@@ -91,7 +93,8 @@ static void usage(FILE *f)
         "nook runs Linux containers from OCI images.\n\nCommands:\n",
         f);
   for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    if (commands[i].summary)
+      fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fputs("  oci      the OCI runtime interface, compatible with runc (`nook oci --help`)\n"
         "\nGlobal options:\n"
         "  --root DIR       container state (default /run/nook; rootless $XDG_RUNTIME_DIR/nook)\n"

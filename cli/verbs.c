@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -11,6 +10,7 @@
 #include "cli/verbs.h"
 #include "common/util.h"
 #include "images/image.h"
+#include "runtime/lifecycle.h"
 #include "runtime/state.h"
 
 int verbs_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
@@ -165,7 +165,6 @@ int verbs_init_wait(const char *root, const char *id, int timeout_ms, struct noo
 {
   _cleanup_close_ int dfd = -1, pidfd = -1;
   _cleanup_state_ struct nook_state *st = NULL;
-  struct pollfd p;
   int r;
 
   r = nook_state_dir_open(root, id, false, &dfd, NULL);
@@ -178,13 +177,7 @@ int verbs_init_wait(const char *root, const char *id, int timeout_ms, struct noo
     return 1;
   if (r < 0)
     return r;
-  p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-  do
-    r = poll(&p, 1, timeout_ms);
-  while (r < 0 && errno == EINTR);
-  if (r < 0)
-    return nook_error_set(err, errno, "wait for the container's init");
-  return r > 0 ? 1 : 0;
+  return nook_lifecycle_wait_exit(pidfd, timeout_ms) == 0 ? 1 : 0;
 }
 
 /* ==== waiting ============================================================================= */
