@@ -20,7 +20,9 @@
 #include "netns/netns.h"
 #include "runtime/state.h"
 
-#define NETNS_DIR ".netns"
+/* ROOT/@netns/ID: '@' is never part of a container id (runtime/state.c), so the directory
+ * cannot clash with a container's state directory, as ROOT/@names does not. */
+#define NETNS_DIR "@netns"
 #define CONTAINER_PREFIX "container:"
 /* The line above which a container's /etc/hosts is its own, and below which setup and
  * teardown of its peers rewrite it. */
@@ -408,7 +410,7 @@ static char *netns_file(const struct nook_globals *g, const char *id)
   return xasprintf("%s/" NETNS_DIR "/%s", g->root, id);
 }
 
-/* A new network namespace, bound on ROOT/.netns/ID: the calling thread unshare(2)s into it,
+/* A new network namespace, bound on ROOT/@netns/ID: the calling thread unshare(2)s into it,
  * bind-mounts its own /proc/thread-self/ns/net there and setns(2)es back (two system calls
  * where a helper process would cost a fork; as in netns/, if the way back fails the process
  * aborts rather than go on in the wrong network).  The mount lives in nook's mount namespace
@@ -452,7 +454,7 @@ static int netns_file_create(const struct nook_globals *g, const char *id, char 
 }
 
 /* Unmounts (every mount stacked on it, should a crash have left two) and removes the file;
- * removes ROOT/.netns too when it is empty. */
+ * removes ROOT/@netns too when it is empty. */
 static int netns_file_remove(const struct nook_globals *g, const char *id, struct nook_error **err)
 {
   _cleanup_free_ char *path = netns_file(g, id), *dir = xasprintf("%s/" NETNS_DIR, g->root);
@@ -684,24 +686,42 @@ static char *lease_find(struct image_store *s, const char *network, const char *
   return NULL;
 }
 
+/* The id by which the host knows the namespace bound on id's file, or -1 (no file, not a
+ * namespace, an old kernel): see netns_container_detach(). */
+static int netns_file_nsid(const struct nook_globals *g, const char *id)
+{
+  _cleanup_free_ char *path = netns_file(g, id);
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  _cleanup_nl_sock_ struct nl_sock *s = NULL;
+  int nsid = -1;
+
+  if (fd >= 0 && nl_sock_open(-1, &s, NULL) == 0 && nl_netns_id(s, fd, &nsid, NULL) < 0)
+    nsid = -1;
+  return nsid;
+}
+
 int run_network_teardown(const struct nook_globals *g, struct image_store *s, const char *id,
                          const char *network, struct nook_error **err)
 {
   _cleanup_free_ char *found = NULL;
   const char *arg = NULL;
-  int r = 0;
+  int r, nsid = -1;
 
   if (network == NULL || mode_of(network, &arg) == MODE_BRIDGE)
     found = lease_find(s, arg, id);
   if (found)
+    nsid = netns_file_nsid(g, id);
+  /* nook's reference goes first: with the container's processes gone, the namespace dies with
+   * it and the kernel removes the veth pair in the background (netns_container_detach()) */
+  r = netns_file_remove(g, id, err);
+  if (found)
     {
       _cleanup_error_ struct nook_error *e = NULL;
-      r = netns_container_detach(s->path, found, id, err);
-      if (r == 0 && hosts_pass(s, found, NULL, NULL, NULL, &e) < 0 && e->errnum != ENOENT)
+      if (netns_container_detach(s->path, found, id, nsid, r < 0 ? NULL : err) < 0)
+        r = -1;
+      else if (hosts_pass(s, found, NULL, NULL, NULL, &e) < 0 && e->errnum != ENOENT)
         nook_warn("/etc/hosts of the containers of network `%s`: %s", found, e->msg);
     }
-  if (netns_file_remove(g, id, r < 0 ? NULL : err) < 0)
-    r = -1;
   return r;
 }
 

@@ -4,8 +4,9 @@
  *
  * Modes, as ctr.network records them:
  *   NETWORK (default `nook`; `bridge` is an alias of it)  a network namespace of its own, made
- *             by setup and held by a bind mount on ROOT/.netns/ID (podman's way: the namespace
- *             outlives a restart of the container's process, and teardown works after a crash),
+ *             by setup and held by a bind mount on ROOT/@netns/ID (podman's way: the namespace
+ *             outlives a restart of the container's process, and teardown works after a crash;
+ *             '@' is never part of a container id, so the directory is no container's),
  *             attached to the bridge network with netns_container_attach(); published ports
  *   none      a new network namespace with only lo (the runtime makes it)
  *   host      the host's network namespace
@@ -70,7 +71,7 @@ int run_network_check(const struct nook_globals *g, struct image_store *s,
                       const struct run_network_config *cfg, struct nook_error **err);
 
 /* Prepares the network of container cfg->id (after run_network_check): for a bridge network a
- * network namespace bound on ROOT/.netns/ID and attached to the network (lease, veth, ports),
+ * network namespace bound on ROOT/@netns/ID and attached to the network (lease, veth, ports),
  * then the container's hosts, hostname and resolv.conf; the peers' hosts files learn its name.
  * Anything left of an earlier setup of the same id (a crash) is torn down first.  On failure
  * what was done is undone.  *ret is filled only on success. */
@@ -79,11 +80,15 @@ int run_network_setup(const struct nook_globals *g, struct image_store *s,
                       struct nook_error **err);
 
 /* Undoes setup for container id on network (ctr.network; NULL when not known, e.g. `nook rm
- * -f` after a crash: every network is looked at): detaches it (veth, nft rules, lease; see
- * netns_container_detach()), unmounts and removes ROOT/.netns/ID, and rewrites the peers'
- * hosts files.  A container that holds no lease costs no netlink at all.  Idempotent: anything
- * already gone is skipped, so it serves after a crash (kill -9 of nook and the container) and
- * can run twice.  The files in the container's directory stay (they go with it). */
+ * -f` after a crash: every network is looked at), once the container's processes are gone:
+ * unmounts and removes ROOT/@netns/ID, which drops the namespace's last reference, then
+ * detaches it (netns_container_detach(): the nft rules and the lease now; the veth pair goes
+ * with the namespace, which the kernel tears down in the background, a few ms later, unless
+ * something still holds the namespace, e.g. a stray process after a crash: then the pair is
+ * deleted here), and rewrites the peers' hosts files.  A container that holds no lease costs
+ * no netlink at all.  Idempotent: anything already gone is skipped, so it serves after a crash
+ * (kill -9 of nook and the container) and can run twice.  The files in the container's
+ * directory stay (they go with it). */
 int run_network_teardown(const struct nook_globals *g, struct image_store *s, const char *id,
                          const char *network, struct nook_error **err);
 

@@ -1,10 +1,12 @@
 /* IPv4 leases: STATE/networks/NAME/leases, a journal of one line per change: "ADDRESS ID NAME"
- * takes a lease, "-ID" drops it; the later line for an id wins.  A change is one O_APPEND
- * write(2) of its lines under flock(2) on the network's directory; when dropped lines outnumber
- * the live ones (or the last line is cut off) the writer compacts: the live leases go to a new
- * file that replaces the old with rename(2) (the lock is on the directory because a rename
- * would leave it on the old inode).  Why not a rename per change: on ext4 a rename over an
- * existing file flushes the new file's data first (auto_da_alloc) and waits on the journal,
+ * takes a lease, "-ID" drops it; the later line for an id wins.  Addresses are handed out
+ * round-robin after the last one handed out: the address of the last lease line, or of an
+ * "=ADDRESS" line that a compaction writes at its end (the lease line may be gone by then).
+ * A change is one O_APPEND write(2) of its lines under flock(2) on the network's directory; when
+ * dropped lines outnumber the live ones (or the last line is cut off) the writer compacts: the live
+ * leases go to a new file that replaces the old with rename(2) (the lock is on the directory
+ * because a rename would leave it on the old inode).  Why not a rename per change: on ext4 a rename
+ * over an existing file flushes the new file's data first (auto_da_alloc) and waits on the journal,
  * 0.1 to 4 ms here, while an append costs 2 us (docs/ARCHITECTURE.md, "netns").  Readers need
  * no lock: a last line without its newline is a write in progress (or cut by a crash) and is
  * not read. */
@@ -21,7 +23,8 @@
 
 #define LEASES_FILE "leases"
 #define LEASES_HEADER                                                                              \
-  "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it\n"
+  "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it,\n"                \
+  "# =ADDRESS: the last address handed out\n"
 /* Compaction: when the journal would hold more than twice the live leases and this many lines
  * besides; amortised, a compaction per SLACK/2 changes at worst. */
 #define LEASES_SLACK 64
@@ -59,15 +62,23 @@ static int lease_name_validate(const char *name, struct nook_error **err)
 /* One line of the journal, in file order (seq). */
 struct entry
 {
-  struct ipam_lease l; /* l.id set; addr and name only for a lease taken */
+  struct ipam_lease l; /* l.id set, but for a mark; addr and name only for a lease taken */
   size_t seq;
   bool drop;
+  bool mark; /* "=ADDRESS": l.addr only */
 };
 
 static int parse_line(char *line, struct entry *e, struct nook_error **err)
 {
   char *save = NULL, *addr, *id, *name;
 
+  if (line[0] == '=')
+    {
+      e->mark = true;
+      if (ipv4_parse(line + 1, &e->l.addr) < 0)
+        return nook_error_setx(err, EINVAL, "`%s` is not an IPv4 address", line + 1);
+      return 0;
+    }
   if (line[0] == '-')
     {
       e->drop = true;
@@ -80,7 +91,7 @@ static int parse_line(char *line, struct entry *e, struct nook_error **err)
   id = strtok_r(NULL, " \t", &save);
   name = strtok_r(NULL, " \t", &save);
   if (addr == NULL || id == NULL || strtok_r(NULL, " \t", &save) != NULL)
-    return nook_error_setx(err, EINVAL, "expected ADDRESS ID NAME or -ID");
+    return nook_error_setx(err, EINVAL, "expected ADDRESS ID NAME, -ID or =ADDRESS");
   if (ipv4_parse(addr, &e->l.addr) < 0)
     return nook_error_setx(err, EINVAL, "`%s` is not an IPv4 address", addr);
   if (netns_id_validate(id, err) < 0)
@@ -104,6 +115,8 @@ struct journal
   struct ipam_lease *v;
   size_t n;
   size_t lines;
+  struct in_addr last; /* the last address handed out, when has_last */
+  bool has_last;
   bool clean;
   bool exists;
 };
@@ -162,9 +175,15 @@ static int journal_parse(char *text, size_t len, const char *network, struct jou
           free(e);
           return nook_error_prefix(err, "network `%s`: leases line %zu", network, lineno);
         }
-      n++;
+      j.lines++;
+      if (!e[n].drop)
+        {
+          j.last = e[n].l.addr;
+          j.has_last = true;
+        }
+      if (!e[n].mark)
+        n++;
     }
-  j.lines = n;
   journal_replay(e, n, &j);
   free(e);
   *ret = j;
@@ -210,10 +229,12 @@ static void lease_print(FILE *f, const struct ipam_lease *l)
   fprintf(f, "%s %s %s\n", ipv4_format(l->addr, a), l->id, l->name ? l->name : "-");
 }
 
-/* The journal compacted: its live leases, through a new file and rename(2). */
+/* The journal compacted: its live leases and the last address handed out (when has_last),
+ * through a new file and rename(2). */
 static int journal_compact(int dirfd, const char *network, const struct ipam_lease *v, size_t n,
-                           struct nook_error **err)
+                           const struct in_addr *last, struct nook_error **err)
 {
+  char a[INET_ADDRSTRLEN];
   _cleanup_free_ char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
@@ -223,6 +244,8 @@ static int journal_compact(int dirfd, const char *network, const struct ipam_lea
   fputs(LEASES_HEADER, f);
   for (size_t i = 0; i < n; i++)
     lease_print(f, &v[i]);
+  if (last)
+    fprintf(f, "=%s\n", ipv4_format(*last, a));
   fclose(f);
   if (nook_write_file_atomic_at(dirfd, LEASES_FILE, text, len, 0600, err) < 0)
     return nook_error_prefix(err, "network `%s`: write leases", network);
@@ -238,10 +261,11 @@ static int journal_change(int dirfd, const char *network, const struct journal *
   _cleanup_free_ char *text = NULL;
   _cleanup_close_ int fd = -1;
   size_t len = 0, lines = j->lines + (add ? 1 : 0) + n_drops;
+  const struct in_addr *last = add ? &add->addr : j->has_last ? &j->last : NULL;
   FILE *f;
 
   if (!j->exists || !j->clean || lines > 2 * n + LEASES_SLACK)
-    return journal_compact(dirfd, network, v, n, err);
+    return journal_compact(dirfd, network, v, n, last, err);
   f = open_memstream(&text, &len);
   if (f == NULL)
     return nook_error_set(err, errno, "open_memstream");
@@ -293,29 +317,34 @@ static int journal_open(const char *state_dir, const char *network, int *ret_dir
   return 0;
 }
 
-/* The lowest host address of net that no lease holds and is not its gateway. */
+/* The first host address of net after `last` (wrapping around; from the first one when last is
+ * NULL or outside the subnet) that no lease holds and is not the gateway. */
 static int find_free(const struct nook_network *net, const struct ipam_lease *v, size_t n,
-                     struct in_addr *ret, struct nook_error **err)
+                     const struct in_addr *last, struct in_addr *ret, struct nook_error **err)
 {
-  uint32_t base = ntohl(net->subnet.s_addr), size = 1u << (32 - net->prefix);
+  uint32_t base = ntohl(net->subnet.s_addr), size = 1u << (32 - net->prefix), hosts = size - 2;
   _cleanup_free_ uint8_t *used = xcalloc(size / 8 + 1, 1);
+  uint32_t start = 0; /* index into the host addresses, offsets 1 to size - 2 */
   char a[INET_ADDRSTRLEN];
 
 #define MARK(off) (used[(off) / 8] |= (uint8_t)(1u << ((off) % 8)))
-  MARK(0);
-  MARK(size - 1);
   if (ipv4_in_subnet(net->gateway, net->subnet, net->prefix))
     MARK(ntohl(net->gateway.s_addr) - base);
   for (size_t i = 0; i < n; i++)
     if (ipv4_in_subnet(v[i].addr, net->subnet, net->prefix))
       MARK(ntohl(v[i].addr.s_addr) - base);
 #undef MARK
-  for (uint32_t off = 1; off < size - 1; off++)
-    if (!(used[off / 8] & (1u << (off % 8))))
-      {
-        ret->s_addr = htonl(base + off);
-        return 0;
-      }
+  if (last && ipv4_in_subnet(*last, net->subnet, net->prefix))
+    start = (ntohl(last->s_addr) - base) % hosts; /* the index after last's, wrapped */
+  for (uint32_t i = 0; i < hosts; i++)
+    {
+      uint32_t off = 1 + (start + i) % hosts;
+      if (!(used[off / 8] & (1u << (off % 8))))
+        {
+          ret->s_addr = htonl(base + off);
+          return 0;
+        }
+    }
   return nook_error_setx(err, ENOSPC, "network `%s`: no free address in `%s/%u` (%zu leases)",
                          net->name, ipv4_format(net->subnet, a), net->prefix, n);
 }
@@ -343,7 +372,7 @@ int ipam_lease_allocate(const char *state_dir, const struct nook_network *net, c
         ipam_lease_list_free(j.v, j.n);
         return 0;
       }
-  r = find_free(net, j.v, j.n, &addr, err);
+  r = find_free(net, j.v, j.n, j.has_last ? &j.last : NULL, &addr, err);
   if (r == 0)
     {
       struct ipam_lease l = { addr, xstrdup(id), name ? xstrdup(name) : NULL };

@@ -1,11 +1,13 @@
 /* bench-run-network [N [DIR]]: what the network of one `nook run` container costs,
  * run_network_setup() and run_network_teardown() (cli/run-network.c) as `nook run` calls them:
- * a network namespace bound on ROOT/.netns/ID, attach to the default network, the hosts file
- * (and every peer's), hostname and resolv.conf; then detach, the peers' hosts files again, the
- * namespace file.  Rounds of N: each container set up and torn down alone on the network; N
- * set up one after the other (each new one has the earlier ones as peers, so the last setups
- * rewrite N-1 hosts files), then torn down; alone with one published port; --net none (the
- * files only).  --root and --storage
+ * a network namespace bound on ROOT/@netns/ID, attach to the default network, the hosts file
+ * (and every peer's), hostname and resolv.conf; then the namespace file unmounted, detach (the
+ * kernel removes the veth pair with the namespace, in the background), the peers' hosts files
+ * again.  Rounds of N: each container set up and torn down alone on the network; N set up one
+ * after the other (each new one has the earlier ones as peers, so the last setups rewrite N-1
+ * hosts files), then torn down; alone with one published port; --net none (the files only);
+ * alone again, each teardown followed by a wait until the host end of its veth is gone (how
+ * long the kernel takes, polled every 100 us).  --root and --storage
  * are made below DIR (default /tmp): its file system matters for the lease journal and the
  * files.  Prints medians and means in microseconds, in markdown.
  *
@@ -38,25 +40,46 @@ static char *ctr_id(int round, int i)
   return xasprintf("%056x%08x", round, i);
 }
 
+/* Tears container i of round down; with t_gone, then waits (up to 5 s) until the host end of
+ * its veth is gone, and says how long that took after teardown returned. */
 static int teardown(const struct nook_globals *g, struct image_store *s, int round, int i,
-                    const char *network, double *t)
+                    const char *network, double *t, double *t_gone)
 {
   _cleanup_free_ char *id = ctr_id(round, i);
+  _cleanup_nl_sock_ struct nl_sock *nl = NULL;
   struct nook_error *err = NULL;
-  double t0 = bench_now_us();
+  char host_if[IFNAMSIZ];
+  double t0, t1;
 
+  if (t_gone && nl_sock_open(-1, &nl, &err) < 0)
+    return fail(err);
+  t0 = bench_now_us();
   if (run_network_teardown(g, s, id, network, &err) < 0)
     return fail(err);
-  *t = bench_now_us() - t0;
+  t1 = bench_now_us();
+  *t = t1 - t0;
+  if (t_gone == NULL)
+    return 0;
+  netns_veth_name(id, host_if);
+  while (nl_link_exists(nl, host_if, NULL) == 1)
+    {
+      if (bench_now_us() - t1 > 5e6)
+        {
+          fprintf(stderr, "bench-run-network: `%s` still there after 5 s\n", host_if);
+          return 1;
+        }
+      usleep(100);
+    }
+  *t_gone = bench_now_us() - t1;
   return 0;
 }
 
 /* Sets up n containers (made in the store first) with `network` and a port each when ports,
  * then tears them down (each right after its setup when alone: no peers); times in t_setup[]
- * and t_teardown[]. */
+ * and t_teardown[], and when t_gone is not NULL how long each host end outlived teardown. */
 static int round_trip(const struct nook_globals *g, struct image_store *s, int round, int n,
                       const char *network, bool ports, bool alone, double *t_setup,
-                      double *t_teardown)
+                      double *t_teardown, double *t_gone)
 {
   struct nook_error *err = NULL;
 
@@ -79,11 +102,11 @@ static int round_trip(const struct nook_globals *g, struct image_store *s, int r
         return fail(err);
       t_setup[i] = bench_now_us() - t0;
       run_network_done(&net);
-      if (alone && teardown(g, s, round, i, network, &t_teardown[i]) != 0)
+      if (alone && teardown(g, s, round, i, network, &t_teardown[i], t_gone ? &t_gone[i] : NULL))
         return 1;
     }
   for (int i = 0; i < n && !alone; i++)
-    if (teardown(g, s, round, i, network, &t_teardown[i]) != 0)
+    if (teardown(g, s, round, i, network, &t_teardown[i], NULL) != 0)
       return 1;
   return 0;
 }
@@ -122,7 +145,7 @@ int main(int argc, char **argv)
   _cleanup_nl_sock_ struct nl_sock *nl = NULL;
   struct nook_error *err = NULL;
   struct nook_globals g = { NULL };
-  double *t[9], first_setup, first_teardown;
+  double *t[12], first_setup, first_teardown;
   const char *dir;
   int n = 100;
 
@@ -148,14 +171,15 @@ int main(int argc, char **argv)
   if (nl_sock_open(-1, &nl, &err) < 0 || nl_link_set_up(nl, "lo", true, &err) < 0
       || image_store_open(storage, &s, &err) < 0)
     return fail(err);
-  for (int i = 0; i < 9; i++)
+  for (int i = 0; i < 12; i++)
     t[i] = xcalloc((size_t)n, sizeof(double));
   /* the first also makes the default network, its bridge and the nft table */
-  if (round_trip(&g, s, 0, 1, NULL, false, true, &first_setup, &first_teardown) != 0
-      || round_trip(&g, s, 1, n, NULL, false, true, t[0], t[1]) != 0
-      || round_trip(&g, s, 2, n, NULL, false, false, t[2], t[3]) != 0
-      || round_trip(&g, s, 3, n, NULL, true, true, t[4], t[5]) != 0
-      || round_trip(&g, s, 4, n, "none", false, true, t[6], t[7]) != 0
+  if (round_trip(&g, s, 0, 1, NULL, false, true, &first_setup, &first_teardown, NULL) != 0
+      || round_trip(&g, s, 1, n, NULL, false, true, t[0], t[1], NULL) != 0
+      || round_trip(&g, s, 2, n, NULL, false, false, t[2], t[3], NULL) != 0
+      || round_trip(&g, s, 3, n, NULL, true, true, t[4], t[5], NULL) != 0
+      || round_trip(&g, s, 4, n, "none", false, true, t[6], t[7], NULL) != 0
+      || round_trip(&g, s, 5, n, NULL, false, true, t[9], t[10], t[11]) != 0
       || bare_netns(dir, n, t[8]) != 0)
     return 1;
   printf("%d containers on the default network, each alone or joining the earlier ones;\n"
@@ -171,7 +195,10 @@ int main(int argc, char **argv)
   bench_report("--net none: setup (the files)", t[6], n);
   bench_report("--net none: teardown", t[7], n);
   bench_report("a bare network namespace bound on a file", t[8], n);
-  for (int i = 0; i < 9; i++)
+  bench_report("setup, alone, the previous pair gone", t[9], n);
+  bench_report("teardown, alone, then waiting for the veth to go", t[10], n);
+  bench_report("... until the host end of the veth is gone, after teardown", t[11], n);
+  for (int i = 0; i < 12; i++)
     free(t[i]);
   nook_rm_rf_at(AT_FDCWD, dir, NULL);
   return 0;

@@ -287,7 +287,7 @@ imports_in_waves() {
 		assert_output_contains "the name \`dup\` is in use by container"
 	done
 	[ "$(ls "$STORAGE/containers" | wc -l)" -eq 1 ]
-	[ "$(cat "$STORAGE"/containers/*/name)" = dup ]
+	[ "$(readlink "$STORAGE/names/dup")" = "$(ls "$STORAGE/containers")" ]
 	run --separate-stderr nook_cli system check
 	assert_status 0
 	run nook_cli rm dup

@@ -57,8 +57,12 @@ bg_run() {
 	nrun "$@" >"$out" 2>&1 </dev/null &
 }
 
-# ctr_id NAME: the id of the container NAME (from its directory's `name` file).
+# ctr_id NAME: the id of the container NAME (STORAGE/names/NAME, or its directory's `name` file).
 ctr_id() {
+	if [ -L "$STORAGE/names/$1" ]; then
+		basename "$(readlink "$STORAGE/names/$1")"
+		return
+	fi
 	basename "$(dirname "$(grep -lx "$1" "$STORAGE"/containers/*/name)")"
 }
 
@@ -89,24 +93,38 @@ wait_for_http() {
 	return 1
 }
 
-# assert_no_network_left ID: no veth, lease, nft rule or netns file of container ID remains.
+# wait_no_veth: poll (up to 2 s) until no veth is left in the test's namespace: teardown leaves
+# the pair of a container to the kernel, which removes it with the container's network
+# namespace a few ms after nook returns.
+wait_no_veth() {
+	local i links
+	for i in $(seq 40); do
+		links=$(inns ip -o link show type veth)
+		[ -z "$links" ] && return 0
+		sleep 0.05
+	done
+	echo "veths left: $links" >&2
+	return 1
+}
+
+# assert_no_network_left ID: no veth, lease, nft rule, netns file (of container ID) or netns mount
+# remains.
 assert_no_network_left() {
-	local id=$1 links rules
-	links=$(inns ip -o link show type veth)
-	[ -z "$links" ] || { echo "veths left: $links" >&2; return 1; }
+	local id=$1 rules
+	wait_no_veth || return 1
 	rules=$(inns nft -a list table inet nook 2>/dev/null | grep "nook ctr=" || true)
 	[ -z "$rules" ] || { echo "nft rules left: $rules" >&2; return 1; }
 	run --separate-stderr ncli network inspect nook
 	assert_status 0
 	echo "$output" | jq -e '.[0].containers == []' >/dev/null ||
 		{ echo "leases left: $output" >&2; return 1; }
-	[ ! -e "$ROOT/.netns/$id" ] || { echo "netns file left" >&2; return 1; }
-	[ ! -e "$ROOT/.netns" ]
-	! grep -q "$id" /proc/self/mountinfo
+	[ ! -e "$ROOT/@netns/$id" ] || { echo "netns file left" >&2; return 1; }
+	[ ! -e "$ROOT/@netns" ]
+	! grep -qF "$ROOT/@netns" /proc/self/mountinfo
 }
 
 @test "--net none: only lo; /etc/hosts and /etc/hostname, the image's resolv.conf" {
-	run --separate-stderr nrun --rm --net none --hostname box --add-host db.example:192.0.2.7 \
+	run --separate-stderr nrun --rm --net none --name box --hostname box --add-host db.example:192.0.2.7 \
 		busybox sh -c 'ip -o link | cut -d: -f2; cat /etc/hostname /etc/hosts'
 	assert_status 0
 	assert_output "$(printf ' lo\nbox\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n192.0.2.7\tdb.example')"
@@ -134,6 +152,7 @@ assert_no_network_left() {
 		'ip -o -4 addr show eth0 | awk "{print \$4}"; ip route | grep default; cat /etc/hosts /etc/hostname'
 	assert_status 0
 	[[ "${lines[0]}" =~ ^10\.88\.[0-9]+\.[0-9]+/16$ ]]
+	first=${lines[0]}
 	assert_output_contains "default via 10.88.0.1 dev eth0"
 	[[ "$output" =~ 10\.88\.[0-9.]+$'\t'[0-9a-f]{12}\ alpha ]]
 	assert_output_contains "# nook: the other containers of network \`nook\`"
@@ -145,6 +164,10 @@ assert_no_network_left() {
 	assert_status 0
 	assert_output_contains "$(printf 'h1\n1\n')"
 	assert_output_contains "nameserver 192.0.2.53"
+	# addresses go round: the next container gets the next address, not the one just freed
+	run --separate-stderr nrun --rm busybox sh -c 'ip -o -4 addr show eth0 | awk "{print \$4}"'
+	assert_status 0
+	[ "$output" = "10.88.0.4/16" ] && [ "$first" = "10.88.0.2/16" ]
 }
 
 @test "two containers reach each other by address and by name; /etc/hosts follows" {
@@ -181,7 +204,7 @@ assert_no_network_left() {
 	bg_run "$TEST_DIR/udp.out" --name udp -p 127.0.0.1:15353:53/udp busybox sleep 60
 	wait_for_lease udp >/dev/null
 	uid=$(ctr_id udp)
-	timeout 30 nsenter --net="$ROOT/.netns/$uid" python3 -c '
+	timeout 30 nsenter --net="$ROOT/@netns/$uid" python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 53))
@@ -233,7 +256,7 @@ sys.exit(1)'
 	run --separate-stderr ncli network rm web
 	assert_status 0
 	[ ! -e "$STORAGE/networks/web" ]
-	[ -z "$(inns ip -o link show type veth)" ]
+	wait_no_veth
 }
 
 @test "crash: kill -9 of nook run and the container, then rm -f cleans the network up" {
@@ -243,11 +266,12 @@ sys.exit(1)'
 	wait_for_file "$ROOT/$id/state.json"
 	pid=$(jq -r .pid "$ROOT/$id/state.json")
 	nook_pid=$(awk '{print $4}' "/proc/$pid/stat")
-	[ "$(cat "/proc/$nook_pid/comm")" = nook ]
+	# nook run itself, or its supervisor (whose comm is that of a re-exec'd copy, "exe")
+	tr '\0' ' ' <"/proc/$nook_pid/cmdline" | grep -q "nook"
 	kill -9 "$nook_pid" "$pid"
 	wait || true
 	[ -n "$(inns ip -o link show type veth)" ]
-	[ -e "$ROOT/.netns/$id" ]
+	[ -e "$ROOT/@netns/$id" ]
 	run --separate-stderr ncli rm -f web
 	assert_status 0
 	assert_no_network_left "$id"
@@ -256,6 +280,31 @@ sys.exit(1)'
 	run --separate-stderr ncli rm -f web
 	assert_status 125
 	assert_one_line_error "no container \`web\`"
+}
+
+@test "crash: a stray process holds the container's network namespace; rm -f deletes the veth" {
+	bg_run "$TEST_DIR/web.out" --name web busybox httpd -f -p 80 -h /etc
+	runner=$!
+	wait_for_lease web >/dev/null
+	id=$(ctr_id web)
+	wait_for_file "$ROOT/$id/state.json"
+	pid=$(jq -r .pid "$ROOT/$id/state.json")
+	nook_pid=$(awk '{print $4}' "/proc/$pid/stat")
+	# the namespace outlives its file as long as this process is in it
+	nsenter --net="$ROOT/@netns/$id" sleep 60 </dev/null >/dev/null 2>&1 &
+	holder=$!
+	on_teardown "kill -9 $holder 2>/dev/null || true"
+	kill -9 "$nook_pid" "$pid"
+	wait "$runner" || true
+	run --separate-stderr ncli rm -f web
+	assert_status 0
+	# no waiting: with the namespace alive the kernel would not remove the pair, so rm did
+	[ -z "$(inns ip -o link show type veth)" ]
+	[ -e "/proc/$holder" ]
+	kill -9 "$holder"
+	wait "$holder" 2>/dev/null || true
+	assert_no_network_left "$id"
+	state_root_is_empty
 }
 
 @test "errors: bad -p, unknown network, flags a mode refuses; nothing is made" {
@@ -300,5 +349,5 @@ sys.exit(1)'
 	assert_one_line_error "--hostname cannot be used with --net container:"
 	[ "$(ls "$STORAGE/containers" | wc -l)" -eq 1 ]
 	[ -z "$(inns ip -o link show type veth)" ]
-	[ ! -e "$ROOT/.netns" ]
+	[ ! -e "$ROOT/@netns" ]
 }
