@@ -201,15 +201,6 @@ int ctr_release_name(struct image_store *s, const char *name, const char *id,
   return 0;
 }
 
-static void gen_strv(yajl_gen g, const char *key, char *const *v)
-{
-  nook_json_str(g, key);
-  yajl_gen_array_open(g);
-  for (size_t i = 0; v && v[i]; i++)
-    nook_json_str(g, v[i]);
-  yajl_gen_array_close(g);
-}
-
 int ctr_save(struct image_store *s, const struct ctr *c, struct nook_error **err)
 {
   _cleanup_close_ int dfd = -1;
@@ -225,7 +216,7 @@ int ctr_save(struct image_store *s, const struct ctr *c, struct nook_error **err
   nook_json_kv_str(g, "image", c->image);
   nook_json_kv_str(g, "imageId", c->image_id);
   nook_json_kv_str(g, "created", c->created);
-  gen_strv(g, "command", c->command);
+  nook_json_kv_strv(g, "command", c->command);
   nook_json_kv_bool(g, "rm", c->rm);
   nook_json_kv_bool(g, "tty", c->tty);
   nook_json_kv_bool(g, "interactive", c->interactive);
@@ -236,10 +227,10 @@ int ctr_save(struct image_store *s, const struct ctr *c, struct nook_error **err
   nook_json_kv_int(g, "stopTimeout", c->stop_timeout);
   if (c->hostname)
     nook_json_kv_str(g, "hostname", c->hostname);
-  gen_strv(g, "addHosts", c->add_hosts);
-  gen_strv(g, "dns", c->dns);
+  nook_json_kv_strv(g, "addHosts", c->add_hosts);
+  nook_json_kv_strv(g, "dns", c->dns);
   nook_json_kv_str(g, "network", c->network);
-  gen_strv(g, "ports", c->ports);
+  nook_json_kv_strv(g, "ports", c->ports);
   yajl_gen_map_close(g);
   json = nook_json_gen_finish(g, &len);
   if ((r = ctr_dir_open(s, c->id, &dfd, err)) < 0)
