@@ -513,15 +513,45 @@ int ctr_status_get(const struct nook_globals *g, struct image_store *s, const ch
   return 0;
 }
 
+/* The name reserved for id, found in STORAGE/names: for a run that crashed before it wrote
+ * run.json.  NULL when there is none. */
+static char *name_of(struct image_store *s, const char *id)
+{
+  _cleanup_(nook_closedirp) DIR *d = NULL;
+  int fd = -1;
+  char target[65];
+  struct dirent *de;
+
+  if (names_dir(s, &fd, NULL) < 0)
+    return NULL;
+  if ((d = fdopendir(fd)) == NULL)
+    {
+      close(fd);
+      return NULL;
+    }
+  while ((de = readdir(d)))
+    if (name_target(dirfd(d), de->d_name, target) == 0 && streq(target, id))
+      return xstrdup(de->d_name);
+  return NULL;
+}
+
 int ctr_cleanup(const struct nook_globals *g, struct image_store *s, const char *id,
                 bool restarting, struct nook_error **err)
 {
   _cleanup_ctr_ struct ctr *c = NULL;
+  _cleanup_free_ char *lost = NULL;
   int r;
 
-  /* Without run.json (a run that crashed early) there is still state to remove. */
+  /* Without run.json (a run that crashed early) there is still state to remove, the alias
+   * and the name included: found by the id they point to (tests/integration/faults.bats). */
   if (ctr_load(s, id, &c, NULL) < 0)
     c = NULL;
+  if (!c && !restarting && (lost = name_of(s, id)))
+    {
+      nook_state_alias_remove(g->root, lost, id);
+      if ((r = ctr_release_name(s, lost, id, err)) < 0)
+        return r;
+    }
   r = nook_container_delete(g->root, id, true, err);
   if (r == -ENOENT)
     nook_error_freep(err);

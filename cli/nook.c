@@ -19,7 +19,11 @@
 
 static int cmd_version(const struct nook_globals *g, int argc, char **argv)
 {
+#ifdef NOOK_FAULT_INJECTION
+  printf("nook version %s+fault-injection\n", PACKAGE_VERSION); /* tests/integration/faults.bats */
+#else
   printf("nook version %s\n", PACKAGE_VERSION);
+#endif
   return 0;
 }
 
