@@ -19,7 +19,8 @@ void nook_json_kv_str(yajl_gen g, const char *key, const char *value);
 void nook_json_kv_int(yajl_gen g, const char *key, long long value);
 void nook_json_kv_bool(yajl_gen g, const char *key, bool value);
 
-/* Parses text with yajl's tree parser; the error names what (e.g. the file). */
+/* Parses NUL-terminated text (nook's own files) with the checks of nook_json_parse_untrusted()
+ * but no size limit; the error names what (e.g. the file). */
 int nook_json_parse(const char *text, const char *what, yajl_val *ret, struct nook_error **err);
 
 /* Parses JSON from outside (config.json, image manifests): at most MAX_SIZE bytes (EFBIG),
