@@ -84,6 +84,10 @@ int cmd_exec(const struct oci_globals *g, int argc, char **argv);
 int cmd_events(const struct oci_globals *g, int argc, char **argv);
 int cmd_features(const struct oci_globals *g, int argc, char **argv);
 
+/* The container id an `nook oci` verb was given: a name of a `nook run` container (an alias in
+ * the state root, see nook_state_alias_set) becomes its id; anything else is returned as is. */
+const char *cli_oci_id(const struct oci_globals *g, const char *arg);
+
 /* Prints err once (stderr and --log) and returns OCI_EXIT_ERROR. */
 int cli_fail(struct nook_error *err);
 /* Logs "VERB: MESSAGE (see `TOOL VERB --help`)"; the two usage errors below are built on it. */

@@ -31,7 +31,7 @@ int cmd_delete(const struct oci_globals *g, int argc, char **argv)
       }
   if (cli_want_args(argc, argv, 1, "delete", "container id") != 0)
     return OCI_EXIT_ERROR;
-  if (nook_container_delete(g->root, argv[optind], force, &err) < 0)
+  if (nook_container_delete(g->root, cli_oci_id(g, argv[optind]), force, &err) < 0)
     return cli_fail(err);
   return 0;
 }

@@ -191,6 +191,7 @@ int cmd_events(const struct oci_globals *g, int argc, char **argv)
   struct nook_cgroup_stats st;
   bool once = false;
   int interval_ms = 5000;
+  const char *id;
   int c;
 
   while ((c = cli_getopt(argc, argv, opts, "events")) != -1)
@@ -210,12 +211,13 @@ int cmd_events(const struct oci_globals *g, int argc, char **argv)
       }
   if (cli_want_args(argc, argv, 1, "events", "container id") != 0)
     return OCI_EXIT_ERROR;
-  if (nook_container_cgroup(g->root, argv[optind], &cg, &err) < 0)
+  id = cli_oci_id(g, argv[optind]);
+  if (nook_container_cgroup(g->root, id, &cg, &err) < 0)
     return cli_fail(err);
   if (!once)
-    return watch(g->root, argv[optind], cg, interval_ms);
+    return watch(g->root, id, cg, interval_ms);
   if (nook_cgroup_stats(cg, &st, &err) < 0)
     return cli_fail(err);
-  print_event("stats", argv[optind], &st);
+  print_event("stats", id, &st);
   return 0;
 }

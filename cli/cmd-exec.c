@@ -193,6 +193,7 @@ int cmd_exec(const struct oci_globals *g, int argc, char **argv)
   o.env = env;
   o.caps = caps;
   o.additional_gids = gids;
+  o.id = cli_oci_id(g, o.id);
   if (nook_cloned_binary_ensure(&err) < 0 || nook_container_exec(&o, &status, &err) < 0)
     return cli_fail(err);
   return status;

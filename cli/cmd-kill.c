@@ -43,7 +43,7 @@ int cmd_kill(const struct oci_globals *g, int argc, char **argv)
       if (sig < 0)
         return cli_usage_error("kill", "unknown signal `%s`", argv[optind + 1]);
     }
-  if (nook_container_kill(g->root, argv[optind], sig, all, &err) < 0)
+  if (nook_container_kill(g->root, cli_oci_id(g, argv[optind]), sig, all, &err) < 0)
     return cli_fail(err);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run-flags.h"
 #include "common/util.h"
 #include "images/image.h"
 #include "runtime/cloned-binary.h"
@@ -33,6 +34,7 @@ struct run_opts
   char **env_files;
   const char *image;
   char **cmd;      /* after the image, NULL when none */
+  struct run_flags flags; /* confinement, resources, mounts, labels (cli/run-flags.c) */
 };
 
 static void run_usage(FILE *f)
@@ -53,6 +55,7 @@ static void run_usage(FILE *f)
         "  --net none|host        network: none (only lo, the default for now) or the host's\n"
         "  --cgroup-parent DIR    the container's cgroup is DIR/ID (relative: below nook's own)\n",
         f);
+  run_flags_usage(f);
 }
 
 enum
@@ -84,13 +87,29 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
     { "net", required_argument, NULL, OPT_NET },
     { "network", required_argument, NULL, OPT_NET },
     { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
+    { "privileged", no_argument, NULL, RUN_OPT_PRIVILEGED },
+    { "security-opt", required_argument, NULL, RUN_OPT_SECURITY_OPT },
+    { "cap-add", required_argument, NULL, RUN_OPT_CAP_ADD },
+    { "cap-drop", required_argument, NULL, RUN_OPT_CAP_DROP },
+    { "memory", required_argument, NULL, RUN_OPT_MEMORY },
+    { "memory-swap", required_argument, NULL, RUN_OPT_MEMORY_SWAP },
+    { "cpus", required_argument, NULL, RUN_OPT_CPUS },
+    { "cpu-shares", required_argument, NULL, RUN_OPT_CPU_SHARES },
+    { "pids-limit", required_argument, NULL, RUN_OPT_PIDS_LIMIT },
+    { "ulimit", required_argument, NULL, RUN_OPT_ULIMIT },
+    { "volume", required_argument, NULL, 'v' },
+    { "mount", required_argument, NULL, RUN_OPT_MOUNT },
+    { "tmpfs", required_argument, NULL, RUN_OPT_TMPFS },
+    { "device", required_argument, NULL, RUN_OPT_DEVICE },
+    { "label", required_argument, NULL, RUN_OPT_LABEL },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
+  _cleanup_error_ struct nook_error *err = NULL;
   int c;
 
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+:e:w:u:tih", opts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "+:e:w:u:v:tih", opts, NULL)) != -1)
     switch (c)
       {
       case OPT_RM: o->rm = true; break;
@@ -111,10 +130,17 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
         else if (!streq(optarg, "none"))
           return cli_nook_usage("run", "--net `%s`: only `none` and `host` are supported", optarg);
         break;
+      case 'v':
+      case RUN_OPT_FIRST ... RUN_OPT_LAST:
+        if (run_flags_parse(&o->flags, c, optarg, &err) < 0)
+          return cli_nook_usage("run", "%s", err->msg);
+        break;
       case 'h': run_usage(stdout); return -2;
       case ':': return cli_nook_usage("run", "option `%s` needs a value", argv[optind - 1]);
       default: return cli_nook_usage("run", "unknown option `%s`", argv[optind - 1]);
       }
+  if (run_flags_check(&o->flags, &err) < 0)
+    return cli_nook_usage("run", "%s", err->msg);
   if (optind >= argc)
     return cli_nook_usage("run", "missing IMAGE");
   o->image = argv[optind];
@@ -337,6 +363,7 @@ static int write_bundle(struct image_store *s, const struct run_opts *o, const s
   rc.host_network = o->host_network;
   rc.stop_signal = ic->stop_signal;
   rc.annotations = ic->labels; /* the image's Labels, as annotations */
+  run_flags_apply(&o->flags, &rc);
   if ((r = image_volumes_prepare(s, img, id, &volumes, err)) < 0)
     return r;
   rc.bind_sources = volumes;
@@ -394,6 +421,7 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
   if (r != 0)
     {
       nook_strv_free(o.env_files);
+      run_flags_free(&o.flags);
       return r == -2 ? 0 : r;
     }
   /* Before anything else: the re-exec repeats what was done (CVE-2019-5736). */
@@ -419,11 +447,13 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv)
   /* The stopped container keeps its upper layer (podman's `run` without --rm). */
   image_rootfs_umount(s, id, o.rm || r < 0, NULL);
   nook_strv_free(o.env_files);
+  run_flags_free(&o.flags);
   if (r < 0)
     return run_fail(TAKE_PTR(err));
   return status;
 fail:
   nook_strv_free(o.env_files);
+  run_flags_free(&o.flags);
   return cli_nook_fail(TAKE_PTR(err));
 }
 

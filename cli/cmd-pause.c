@@ -27,7 +27,7 @@ static int pause_or_resume(const struct oci_globals *g, int argc, char **argv, b
     }
   if (cli_want_args(argc, argv, 1, verb, "container id") != 0)
     return OCI_EXIT_ERROR;
-  if (nook_container_pause(g->root, argv[optind], pause, &err) < 0)
+  if (nook_container_pause(g->root, cli_oci_id(g, argv[optind]), pause, &err) < 0)
     return cli_fail(err);
   return 0;
 }

@@ -127,7 +127,7 @@ int cmd_ps(const struct oci_globals *g, int argc, char **argv)
       }
   if (argc - optind < 1)
     return cli_usage_error("ps", "missing container id");
-  if (nook_container_pids(g->root, argv[optind], &pids, &n, &err) < 0)
+  if (nook_container_pids(g->root, cli_oci_id(g, argv[optind]), &pids, &n, &err) < 0)
     return cli_fail(err);
   if (streq(format, "json"))
     {

@@ -45,6 +45,7 @@ int cmd_start(const struct oci_globals *g, int argc, char **argv)
 
   if (id == NULL)
     return code;
+  id = cli_oci_id(g, id);
   if (nook_container_start(g->root, id, &err) < 0)
     return cli_fail(err);
   return 0;
@@ -59,6 +60,7 @@ int cmd_state(const struct oci_globals *g, int argc, char **argv)
 
   if (id == NULL)
     return code;
+  id = cli_oci_id(g, id);
   if (nook_container_state(g->root, id, &json, &err) < 0)
     return cli_fail(err);
   printf("%s\n", json);

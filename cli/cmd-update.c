@@ -219,7 +219,7 @@ int cmd_update(const struct oci_globals *g, int argc, char **argv)
                             : cli_usage_error("update", "--%s: invalid value `%s`", name, given[i].arg);
         }
     }
-  if (r == 0 && nook_container_update(g->root, argv[optind], res, &err) < 0)
+  if (r == 0 && nook_container_update(g->root, cli_oci_id(g, argv[optind]), res, &err) < 0)
     r = cli_fail(err);
   free(flags.cpu.cpus);
   free(flags.cpu.mems);

@@ -42,6 +42,7 @@ struct ctr
   unsigned log_max_files;
   int stop_signal;          /* the image's StopSignal or SIGTERM */
   unsigned stop_timeout;    /* seconds, default 10 */
+  char *hostname;
   char *network;      /* "none", "host", "container:ID" or a network's name ("nook": bridge) */
   char **ports;       /* -p specs as given, NULL-terminated, or NULL */
 };
@@ -111,5 +112,19 @@ int ctr_release_name(struct image_store *s, const char *name, const char *id,
  * with --rm the container itself.  Also `nook rm -f` after a crash.  Idempotent. */
 int ctr_cleanup(const struct nook_globals *g, struct image_store *s, const char *id,
                 bool restarting, struct nook_error **err);
+
+/* Sets a stopped or never started container up again (rootfs, network) and starts it under
+ * a new supervisor, as run does after making it.  With attach the caller stays attached (the
+ * foreground of run, start -a) and *ret_code is the container's exit code; without, it returns
+ * once the container runs.  (cli/cmd-nook-run.c) */
+int ctr_start(const struct nook_globals *g, struct image_store *s, const struct ctr *c,
+              bool attach, int *ret_code, struct nook_error **err);
+
+/* Stops a running container: through its supervisor (NOOK_MSG_STOP: its stop signal, SIGKILL
+ * after timeout seconds; 0 kills at once) and waits until the supervisor reported the exit;
+ * without a live supervisor, signals the init directly and waits for it, then ctr_cleanup.
+ * A container that is not running is fine.  (cli/cmd-nook-stop.c) */
+int ctr_stop(const struct nook_globals *g, struct image_store *s, const char *id,
+             unsigned timeout, struct nook_error **err);
 
 #endif

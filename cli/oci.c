@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "runtime/state.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -72,6 +73,16 @@ int cli_getopt(int argc, char **argv, const struct option *opts, const char *ver
       return '?';
     }
   return c;
+}
+
+const char *cli_oci_id(const struct oci_globals *g, const char *arg)
+{
+  /* Lives as long as the process, as argv does. */
+  static char *resolved;
+
+  free(resolved);
+  resolved = nook_state_alias_resolve(g->root, arg);
+  return resolved ? resolved : arg;
 }
 
 int cli_want_args(int argc, char **argv, int n, const char *verb, const char *what)

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -55,6 +56,15 @@ void nook_json_kv_int(yajl_gen g, const char *key, long long value)
 {
   nook_json_str(g, key);
   yajl_gen_integer(g, value);
+}
+
+void nook_json_kv_u64(yajl_gen g, const char *key, uint64_t value)
+{
+  char buf[24];
+  int n = snprintf(buf, sizeof(buf), "%" PRIu64, value);
+
+  nook_json_str(g, key);
+  yajl_gen_number(g, buf, (size_t)n);
 }
 
 void nook_json_kv_bool(yajl_gen g, const char *key, bool value)

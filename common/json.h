@@ -17,6 +17,7 @@ char *nook_json_gen_finish(yajl_gen g, size_t *ret_len);
 void nook_json_str(yajl_gen g, const char *s); /* NULL is written as "" */
 void nook_json_kv_str(yajl_gen g, const char *key, const char *value);
 void nook_json_kv_int(yajl_gen g, const char *key, long long value);
+void nook_json_kv_u64(yajl_gen g, const char *key, uint64_t value); /* all 64 bits */
 void nook_json_kv_bool(yajl_gen g, const char *key, bool value);
 
 /* Parses NUL-terminated text (nook's own files) with the checks of nook_json_parse_untrusted()

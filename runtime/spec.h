@@ -464,8 +464,38 @@ const char *nook_spec_known_name(enum nook_spec_names list, size_t i);
  * with the caller's uid/gid mapped to 0, no network namespace, bind-mounted /sys...). */
 char *nook_spec_default_json(bool rootless, uid_t uid, gid_t gid);
 
+/* A mount of `nook run`'s -v, --mount and --tmpfs (after the image's volumes). */
+struct nook_run_mount
+{
+  char *destination; /* absolute */
+  char *type;        /* "bind" or "tmpfs" */
+  char *source;      /* a host path for "bind" */
+  char **options;
+};
+
+/* A host device node of --device: made in the container and allowed by its device cgroup. */
+struct nook_run_device
+{
+  char *path; /* in the container */
+  char type;  /* 'c' or 'b' */
+  int64_t major, minor;
+  uint32_t file_mode; /* permission bits of the host's node */
+  uint32_t uid, gid;
+  char *access; /* for the cgroup: a subset of "rwm" */
+};
+
+/* --ulimit: process.rlimits. */
+struct nook_run_rlimit
+{
+  const char *type; /* "RLIMIT_NOFILE" (static) */
+  uint64_t soft, hard;
+};
+
+struct nook_seccomp_profile; /* runtime/seccomp-profile.h */
+
 /* What `nook run` decides for a container made from an image; nook_spec_run_json() turns it
- * into the config.json of its bundle, with podman's defaults for everything not here. */
+ * into the config.json of its bundle, with podman's defaults for everything not here (a
+ * zeroed field means that default). */
 struct nook_run_config
 {
   const char *root_path; /* the image's mounted root filesystem */
@@ -488,7 +518,35 @@ struct nook_run_config
   char *const *bind_destinations; /* where they go, the same count */
   char *const *file_sources;      /* files bind-mounted over the image's (/etc/hosts...), */
   char *const *file_destinations; /* the same count; after the volumes */
+  /* Confinement.  caps_set: the capability set is caps (bit N: capability N), else podman's
+   * default (nook_spec_run_default_caps); root gets it in every set, another uid in bounding
+   * only.  privileged: no masked or read-only paths, /sys and the cgroups read-write, every
+   * device allowed in the device cgroup (the nodes are not added). */
+  bool caps_set;
+  uint64_t caps;
+  bool privileged;
+  bool no_new_privileges;
+  bool seccomp_unconfined;                    /* no linux.seccomp at all */
+  const struct nook_seccomp_profile *seccomp; /* NULL: podman's (nook's embedded default) */
+  /* linux.resources, 0 for none; pids_limit 0 is podman's default 2048, -1 unlimited. */
+  int64_t memory;      /* bytes */
+  int64_t memory_swap; /* memory+swap in bytes, -1 unlimited */
+  int64_t cpu_quota;   /* microseconds per period of 100000 */
+  uint64_t cpu_shares;
+  int64_t pids_limit;
+  const struct nook_run_rlimit *rlimits;
+  size_t n_rlimits;
+  const struct nook_run_mount *mounts; /* after the volumes; a file bind or a volume on the */
+  size_t n_mounts;                     /* same destination gives way to it */
+  const struct nook_run_device *devices;
+  size_t n_devices;
+  char *const *labels; /* --label KEY=VALUE: annotations, over the image's */
 };
 char *nook_spec_run_json(const struct nook_run_config *rc);
+
+/* podman's default capability set and every capability nook itself holds (its permitted
+ * set, what --privileged and --cap-add ALL give), as masks (bit N: capability N). */
+uint64_t nook_spec_run_default_caps(void);
+uint64_t nook_spec_run_all_caps(void);
 
 #endif

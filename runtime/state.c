@@ -91,6 +91,64 @@ int nook_state_dir_create(const char *root, const char *id, int *ret_dirfd, stru
   return 0;
 }
 
+#define ALIAS_DIR "@names"
+
+int nook_state_alias_set(const char *root, const char *name, const char *id, struct nook_error **err)
+{
+  _cleanup_free_ char *dir = xasprintf("%s/" ALIAS_DIR, root);
+  _cleanup_free_ char *tmp = NULL;
+  _cleanup_close_ int dfd = -1;
+
+  if (nook_id_validate(name, err) < 0 || nook_id_validate(id, err) < 0)
+    return -EINVAL;
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    return nook_error_set(err, errno, "create `%s`", dir);
+  dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0)
+    return nook_error_set(err, errno, "open `%s`", dir);
+  /* symlink + rename: a reader sees the old link or the new one. */
+  tmp = xasprintf(".%s.%d", name, (int)getpid());
+  if (symlinkat(id, dfd, tmp) < 0)
+    return nook_error_set(err, errno, "create the alias `%s/%s`", dir, name);
+  if (renameat(dfd, tmp, dfd, name) < 0)
+    {
+      int e = errno;
+      unlinkat(dfd, tmp, 0);
+      return nook_error_set(err, e, "create the alias `%s/%s`", dir, name);
+    }
+  return 0;
+}
+
+void nook_state_alias_remove(const char *root, const char *name, const char *id)
+{
+  _cleanup_free_ char *path = xasprintf("%s/" ALIAS_DIR "/%s", root, name);
+  _cleanup_free_ char *target = nook_state_alias_resolve(root, name);
+
+  if (streq(target, id))
+    unlink(path);
+}
+
+char *nook_state_alias_resolve(const char *root, const char *what)
+{
+  _cleanup_free_ char *path = NULL;
+  char buf[1100];
+  struct stat st;
+  ssize_t n;
+
+  if (nook_id_validate(what, NULL) < 0)
+    return NULL;
+  path = xasprintf("%s/%s", root, what);
+  if (lstat(path, &st) == 0)
+    return NULL;
+  free(path);
+  path = xasprintf("%s/" ALIAS_DIR "/%s", root, what);
+  n = readlink(path, buf, sizeof buf - 1);
+  if (n <= 0)
+    return NULL;
+  buf[n] = '\0';
+  return nook_id_validate(buf, NULL) == 0 ? xstrdup(buf) : NULL;
+}
+
 int nook_state_dir_open(const char *root, const char *id, bool lock, int *ret_dirfd,
                         struct nook_error **err)
 {

@@ -54,6 +54,16 @@ int nook_state_dir_create(const char *root, const char *id, int *ret_dirfd, stru
 /* Opens ROOT/ID ("container `ID` does not exist" with ENOENT); locks it when lock is true. */
 int nook_state_dir_open(const char *root, const char *id, bool lock, int *ret_dirfd,
                         struct nook_error **err);
+/* Names of containers made by `nook run` (whose ids are 64 hex digits): ROOT/@names/NAME, a
+ * symlink to the id ('@' is not allowed in ids, so the directory never clashes with one).
+ * alias_set replaces an older link of that name; alias_remove removes it only while it still
+ * points to id. */
+int nook_state_alias_set(const char *root, const char *name, const char *id, struct nook_error **err);
+void nook_state_alias_remove(const char *root, const char *name, const char *id);
+/* The id the name `what` stands for when ROOT/what is not a container but an alias is:
+ * a new string; else NULL. */
+char *nook_state_alias_resolve(const char *root, const char *what);
+
 /* Removes ROOT/ID and everything in it. */
 int nook_state_dir_remove(const char *root, const char *id, struct nook_error **err);
 

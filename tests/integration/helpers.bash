@@ -334,9 +334,10 @@ marker_pids() {
 		sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p' | sort -n
 }
 
-# state_root_is_empty: true when nothing is left in --root.
+# state_root_is_empty: true when no container's state is left in --root (nook's cache of
+# compiled seccomp filters, .seccomp-cache, is not a container's).
 state_root_is_empty() {
-	[ ! -d "$ROOT" ] || [ -z "$(ls -A "$ROOT")" ]
+	[ ! -d "$ROOT" ] || [ -z "$(ls -A "$ROOT" | grep -vx '.seccomp-cache')" ]
 }
 
 # cgroup_dirs NAME: print the existing cgroup directories of bundle NAME's container.
@@ -492,6 +493,7 @@ nook_teardown() {
 		nook_record_leftover "mount on $m"
 		umount -l "$m" 2>/dev/null
 	done < <(nook_find_mounts "$SUITE_TAG/$TEST_TAG")
+	rm -rf "$ROOT/.seccomp-cache" # nook's cache of compiled filters, not a container's state
 	if [ -d "$ROOT" ] && [ -n "$(ls -A "$ROOT")" ]; then
 		nook_record_leftover "state left in --root: $(ls -A "$ROOT" | head -c 200 | tr '\n' ' ')"
 	fi

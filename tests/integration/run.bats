@@ -3,35 +3,10 @@
 
 load helpers
 
+load run-helpers
+
 setup() {
-	nook_setup
-	require_nook "nook run"
-	STORAGE=$TEST_DIR/storage
-	CGP=$CG_PARENT/$TEST_TAG-run
-	on_teardown 'nook_run_teardown'
-}
-
-# nook_run_teardown: remove every container of the test's storage, then the cgroup parent.
-nook_run_teardown() {
-	local d base
-	for d in "$STORAGE"/containers/*/; do
-		[ -d "$d" ] || continue
-		timeout 20 "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" rm -f "$(basename "$d")" \
-			>/dev/null 2>&1 || true
-	done
-	while read -r base; do
-		rmdir "$base/$CGP" 2>/dev/null || true
-	done < <(nook_cgroup_bases)
-}
-
-# nook_cli ARGS...: the nook command line on the test's state root and storage.
-nook_cli() {
-	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
-}
-
-# nrun ARGS...: `nook run` tagged for the leftover checks.
-nrun() {
-	nook_cli run --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
+	nook_run_setup
 }
 
 @test "run --rm busybox: the embedded image is imported on first use" {
@@ -39,7 +14,7 @@ nrun() {
 	assert_status 0
 	assert_output "hello from nook"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
-	[ -z "$(ls -A "$ROOT")" ]
+	state_root_is_empty
 	# The second run finds it in the store.
 	run nrun --rm busybox sh -c 'echo again'
 	assert_status 0
