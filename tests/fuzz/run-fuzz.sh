@@ -86,7 +86,7 @@ fi
 
 # The library's sources, as Makefile.am lists them.
 lib_sources=$(sed -n '/^libnook_a_SOURCES = /,/[^\\]$/p' "$srcdir/Makefile.am" | tr -s ' \t\\' '\n\n\n' |
-	grep '\.c$' | tr '\n' ' ')
+	grep -E '\.(c|S)$' | tr '\n' ' ')
 bins=
 for t in "${targets[@]}"; do
 	bins="$bins \$(OUT)/fuzz-$t"
@@ -106,11 +106,15 @@ CC = $cc
 CFLAGS = -std=gnu11 $cflags $cppflags
 LDFLAGS = $ldflags
 LIBS = $libs -lpthread
-LIB_OBJS = \$(patsubst %.c,\$(OBJ)/%.o,$lib_sources)
+LIB_OBJS = \$(patsubst %.S,\$(OBJ)/%.o,\$(patsubst %.c,\$(OBJ)/%.o,$lib_sources))
 all:$bins
 \$(OBJ)/%.o: \$(SRC)/%.c
 	@mkdir -p \$(@D)
 	\$(CC) \$(CFLAGS) -MMD -MP -c \$< -o \$@
+# data the assembler includes (.incbin), from the source dir
+\$(OBJ)/%.o: \$(SRC)/%.S \$(wildcard \$(SRC)/runtime/*.json)
+	@mkdir -p \$(@D)
+	\$(CC) -c -Wa,-I\$(SRC) -Wa,-I$builddir \$< -o \$@
 \$(OUT)/build/libnook-fuzz.a: \$(LIB_OBJS)
 	rm -f \$@ && ar rcs \$@ \$^
 \$(OUT)/fuzz-%: \$(OBJ)/tests/fuzz/fuzz-%.o \$(OBJ)/tests/fuzz/common.o \$(OUT)/build/libnook-fuzz.a
