@@ -24,7 +24,8 @@
 # `make fuzz` builds, `make check-fuzz` runs (FUZZ_SECONDS=N per target).  A longer campaign:
 # `tests/fuzz/run-fuzz.sh --seconds 3600 --corpus ~/nook-corpus spec`.
 set -euo pipefail
-
+# All of it is read before it runs (a checkout that changes this file mid-run changes nothing).
+{
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
 builddir=${NOOK_BUILDDIR:-$srcdir}
@@ -139,7 +140,17 @@ if [ -z "$tmp" ]; then
 	[ ! -w /dev/shm ] || tmp=/dev/shm
 fi
 work=$(mktemp -d "$tmp/nook-fuzz-run.XXXXXX")
-trap 'rm -rf --one-file-system "$work"' EXIT
+# the targets still running when this ends (an interrupt), then their files
+stop_targets() {
+	local p
+	for p in $(jobs -p); do
+		pkill -P "$p" 2>/dev/null || true
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf --one-file-system "$work"
+}
+trap stop_targets EXIT
 python3 "$here/make-seeds.py" "$work/seeds"
 
 # The dictionary of a target: its own, else the JSON one.
@@ -225,3 +236,5 @@ for t in "${targets[@]}"; do
 	fi
 done
 [ $failed -eq 0 ]
+exit
+}
