@@ -279,6 +279,17 @@ size_t fuzz_tar_mutate(uint8_t *data, size_t size, size_t max, uint64_t *s)
   return size;
 }
 
+size_t fuzz_tar_custom_mutator(uint8_t *data, size_t size, size_t max, unsigned seed)
+{
+  uint64_t s = seed | 1;
+
+  if (fuzz_tar_is_tar(data, size) && fuzz_rnd(&s) % 2)
+    return fuzz_tar_mutate(data, size, max, &s);
+  size = LLVMFuzzerMutate(data, size, max);
+  fuzz_tar_fix_checksums(data, size);
+  return size;
+}
+
 #ifdef NOOK_LIBFUZZER
 /* libFuzzer keeps a failing input itself. */
 static void save_input(void)

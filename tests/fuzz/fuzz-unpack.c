@@ -103,11 +103,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max, unsigned seed)
 {
-  uint64_t s = seed | 1;
-
-  if (fuzz_tar_is_tar(data, size) && fuzz_rnd(&s) % 2)
-    return fuzz_tar_mutate(data, size, max, &s);
-  size = LLVMFuzzerMutate(data, size, max);
-  fuzz_tar_fix_checksums(data, size);
-  return size;
+  return fuzz_tar_custom_mutator(data, size, max, seed);
 }

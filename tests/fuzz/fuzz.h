@@ -71,5 +71,8 @@ bool fuzz_tar_is_tar(const uint8_t *data, size_t size);
 size_t fuzz_tar_mutate(uint8_t *data, size_t size, size_t max, uint64_t *s);
 /* Rewrites the checksum of every block that looks like a ustar header. */
 void fuzz_tar_fix_checksums(uint8_t *data, size_t size);
+/* The custom mutator of the targets whose inputs are tars: half the time fuzz_tar_mutate() on a
+ * tar, else LLVMFuzzerMutate() and the checksums fixed. */
+size_t fuzz_tar_custom_mutator(uint8_t *data, size_t size, size_t max, unsigned seed);
 
 #endif
