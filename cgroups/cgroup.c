@@ -858,6 +858,17 @@ int nook_cgroup_oom_fd(const struct nook_cgroup *cg, int *ret_fd, struct nook_er
   return cg->ops->oom_fd(cg, ret_fd, err);
 }
 
+int nook_cgroup_oom_file(const struct nook_cgroup *cg, char **ret, struct nook_error **err)
+{
+  const struct cg_hierarchy *h = cg_hierarchy_for(cg, "memory");
+
+  if (h == NULL)
+    return nook_error_setx(err, EOPNOTSUPP, "oom count: the memory controller is not available");
+  *ret = xasprintf("%s/%s", h->dir,
+                   cg->mode == NOOK_CGROUP_V2 ? "memory.events" : "memory.oom_control");
+  return 0;
+}
+
 /* SIGKILL to everything in every hierarchy; a hierarchy already removed is fine. */
 static int cg_kill_all(const struct nook_cgroup *cg, struct nook_error **err)
 {

@@ -106,6 +106,11 @@ int nook_cgroup_stats(const struct nook_cgroup *cg, struct nook_cgroup_stats *re
  * through cgroup.event_control on memory.oom_control. */
 int nook_cgroup_oom_fd(const struct nook_cgroup *cg, int *ret_fd, struct nook_error **err);
 
+/* The file whose "oom_kill N" line counts the OOM kills in the cgroup: memory.events of the v2
+ * cgroup, memory.oom_control of the v1 memory hierarchy (what the supervisor compares before
+ * and after a run).  EOPNOTSUPP without a memory controller. */
+int nook_cgroup_oom_file(const struct nook_cgroup *cg, char **ret, struct nook_error **err);
+
 /* Kills what is left (SIGKILL), waits for the cgroup to empty (bounded) and removes it (and,
  * for the default path, the "nook" parent if it is now empty).  Missing is not an error. */
 int nook_cgroup_destroy(struct nook_cgroup *cg, struct nook_error **err);

@@ -52,6 +52,8 @@ struct nook_command
 int cmd_nook(int argc, char **argv);
 int cmd_nook_run(const struct nook_globals *g, int argc, char **argv);
 int cmd_nook_rm(const struct nook_globals *g, int argc, char **argv);
+/* `nook __supervise` (hidden): a container's supervisor, as nook_supervisor_spawn() runs it. */
+int cmd_supervise(const struct nook_globals *g, int argc, char **argv);
 
 /* image_open(), which imports the embedded default image (localhost/busybox:latest) the first
  * time `busybox` is asked for and the store does not have it (cli/default-image.c). */
@@ -64,6 +66,15 @@ int cli_nook_fail(struct nook_error *err);
 int cli_nook_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `nook network create|ls|inspect|rm` (cli/cmd-network.c); networks live in --storage. */
 int cmd_network(const struct nook_globals *g, int argc, char **argv);
+
+/* `nook VERB COMMAND ...` for a verb of several commands (image, system): runs the entry of
+ * CMDS named by argv[1] with argv + 1; usage (the entries with a summary) on --help, or on
+ * stderr when no command is given; an unknown one is an error.  Returns the exit code. */
+int cli_nook_subcommand(const struct nook_globals *g, const char *verb,
+                        const struct nook_command *cmds, size_t n, int argc, char **argv);
+
+/* `nook system check` (cli/cmd-system.c). */
+int cmd_system(const struct nook_globals *g, int argc, char **argv);
 
 /* `nook image ...` (cli/cmd-image.c). */
 int cmd_image(const struct nook_globals *g, int argc, char **argv);

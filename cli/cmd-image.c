@@ -680,33 +680,10 @@ static const struct nook_command image_commands[] = {
   { "rm", image_rm_cmd, "remove image names" },
   { "prune", image_prune_cmd, "remove unused blobs and layers" },
   { "export", image_export_cmd, "write an image as an oci-archive" },
+  { "list", image_ls_cmd, NULL }, /* podman's spelling of ls */
 };
-
-static void image_usage(FILE *f)
-{
-  fputs("usage: nook image COMMAND [OPTIONS] [ARGS]\n\nCommands:\n", f);
-  for (size_t i = 0; i < ARRAY_SIZE(image_commands); i++)
-    fprintf(f, "  %-8s %s\n", image_commands[i].name, image_commands[i].summary);
-}
 
 int cmd_image(const struct nook_globals *g, int argc, char **argv)
 {
-  if (argc < 2)
-    {
-      image_usage(stderr);
-      return NOOK_EXIT_ERROR;
-    }
-  if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"))
-    {
-      image_usage(stdout);
-      return 0;
-    }
-  for (size_t i = 0; i < ARRAY_SIZE(image_commands); i++)
-    if (streq(argv[1], image_commands[i].name) || (streq(argv[1], "list") && streq(image_commands[i].name, "ls")))
-      {
-        optind = 0;
-        return image_commands[i].run(g, argc - 1, argv + 1);
-      }
-  nook_error_log("unknown command `image %s` (see `nook image --help`)", argv[1]);
-  return NOOK_EXIT_ERROR;
+  return cli_nook_subcommand(g, "image", image_commands, ARRAY_SIZE(image_commands), argc, argv);
 }

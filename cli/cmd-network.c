@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/run-network.h"
 #include "common/util.h"
+#include "images/image.h"
 #include "netns/netns.h"
 
 static void usage(FILE *f)
@@ -178,16 +180,25 @@ static int net_inspect(const char *state, int argc, char **argv)
   return status;
 }
 
-static int net_rm(const char *state, int argc, char **argv)
+/* A lease of a container that no longer exists (removed without its network's teardown) does
+ * not hold the network: it is detached first (run_network_reap). */
+static int net_rm(const struct nook_globals *g, int argc, char **argv)
 {
+  _cleanup_image_store_ struct image_store *s = NULL;
   int status = 0;
 
   if (argc < 2)
     return cli_nook_usage("network", "rm: expected at least one NAME");
+  {
+    struct nook_error *err = NULL;
+    if (image_store_open(g->storage, &s, &err) < 0)
+      return cli_nook_fail(err);
+  }
   for (int i = 1; i < argc; i++)
     {
       struct nook_error *err = NULL;
-      if (network_config_remove(state, argv[i], &err) < 0)
+      if (run_network_reap(g, s, argv[i], NULL, &err) < 0
+          || network_config_remove(g->storage, argv[i], &err) < 0)
         status = cli_nook_fail(err);
       else
         printf("%s\n", argv[i]);
@@ -214,6 +225,6 @@ int cmd_network(const struct nook_globals *g, int argc, char **argv)
   if (streq(argv[0], "inspect"))
     return net_inspect(state, argc, argv);
   if (streq(argv[0], "rm") || streq(argv[0], "remove"))
-    return net_rm(state, argc, argv);
+    return net_rm(g, argc, argv);
   return cli_nook_usage("network", "unknown command `%s`", argv[0]);
 }

@@ -42,7 +42,9 @@ struct ctr
   unsigned log_max_files;
   int stop_signal;          /* the image's StopSignal or SIGTERM */
   unsigned stop_timeout;    /* seconds, default 10 */
-  char *hostname;
+  char *hostname;     /* --hostname, or NULL: the network mode's default */
+  char **add_hosts;   /* --add-host NAME:IP, NULL-terminated, or NULL */
+  char **dns;         /* --dns IP */
   char *network;      /* "none", "host", "container:ID" or a network's name ("nook": bridge) */
   char **ports;       /* -p specs as given, NULL-terminated, or NULL */
 };

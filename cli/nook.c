@@ -28,7 +28,10 @@ static const struct nook_command commands[] = {
   { "network", cmd_network, "bridge networks: create, ls, inspect, rm" },
   { "rm", cmd_nook_rm, "remove containers" },
   { "run", cmd_nook_run, "run a command in a new container from an image" },
+  { "system", cmd_system, "check the image store (and repair it)" },
   { "version", cmd_version, "print the version" },
+  /* hidden: the per-container supervisor that `nook run` spawns (cli/cmd-supervise.c) */
+  { "__supervise", cmd_supervise, NULL },
 };
 
 int cli_nook_fail(struct nook_error *err)
@@ -47,13 +50,38 @@ int cli_nook_usage(const char *verb, const char *fmt, ...)
   return NOOK_EXIT_ERROR;
 }
 
+int cli_nook_subcommand(const struct nook_globals *g, const char *verb,
+                        const struct nook_command *cmds, size_t n, int argc, char **argv)
+{
+  bool help = argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"));
+
+  if (argc < 2 || help)
+    {
+      FILE *f = help ? stdout : stderr;
+      fprintf(f, "usage: nook %s COMMAND [OPTIONS] [ARGS]\n\nCommands:\n", verb);
+      for (size_t i = 0; i < n; i++)
+        if (cmds[i].summary)
+          fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+      return help ? 0 : NOOK_EXIT_ERROR;
+    }
+  for (size_t i = 0; i < n; i++)
+    if (streq(argv[1], cmds[i].name))
+      {
+        optind = 0;
+        return cmds[i].run(g, argc - 1, argv + 1);
+      }
+  nook_error_log("unknown command `%s %s` (see `nook %s --help`)", verb, argv[1], verb);
+  return NOOK_EXIT_ERROR;
+}
+
 static void usage(FILE *f)
 {
   fputs("usage: nook [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
         "nook runs Linux containers from OCI images.\n\nCommands:\n",
         f);
   for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    if (commands[i].summary)
+      fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fputs("  oci      the OCI runtime interface, compatible with runc (`nook oci --help`)\n"
         "\nGlobal options:\n"
         "  --root DIR       container state (default /run/nook; rootless $XDG_RUNTIME_DIR/nook)\n"

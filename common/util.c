@@ -203,6 +203,35 @@ int nook_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_
   return r;
 }
 
+/* DIRFD/NAME as a path for a message: the directory's path from /proc/self/fd, or NAME
+ * alone when it cannot be read. */
+static char *path_at(int dirfd, const char *name)
+{
+  char link[64], dir[PATH_MAX];
+  ssize_t n;
+
+  if (dirfd == AT_FDCWD || name[0] == '/')
+    return xstrdup(name);
+  snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+  n = readlink(link, dir, sizeof dir - 1);
+  if (n <= 0)
+    return xstrdup(name);
+  dir[n] = '\0';
+  return xasprintf("%s/%s", streq(dir, "/") ? "" : dir, name);
+}
+
+/* Fails a write of DIRFD/NAME: the temp file TMP goes, the message names NAME's full path
+ * (the temp file is an implementation detail, and a full disk must say where it is). */
+static int write_atomic_fail(int dirfd, const char *name, const char *tmp, const char *what,
+                             struct nook_error **err)
+{
+  int e = errno;
+  _cleanup_free_ char *path = path_at(dirfd, name);
+
+  unlinkat(dirfd, tmp, 0);
+  return nook_error_set(err, e, "%s `%s`", what, path);
+}
+
 int nook_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
                               mode_t mode, struct nook_error **err)
 {
@@ -211,19 +240,11 @@ int nook_write_file_atomic_at(int dirfd, const char *name, const void *data, siz
 
   fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
-    return nook_error_set(err, errno, "create `%s`", tmp);
+    return write_atomic_fail(dirfd, name, tmp, "create", err);
   if (nook_write_all(fd, data, len) < 0)
-    {
-      int e = errno;
-      unlinkat(dirfd, tmp, 0);
-      return nook_error_set(err, e, "write `%s`", tmp);
-    }
+    return write_atomic_fail(dirfd, name, tmp, "write", err);
   if (renameat(dirfd, tmp, dirfd, name) < 0)
-    {
-      int e = errno;
-      unlinkat(dirfd, tmp, 0);
-      return nook_error_set(err, e, "rename `%s` to `%s`", tmp, name);
-    }
+    return write_atomic_fail(dirfd, name, tmp, "rename a new", err);
   return 0;
 }
 

@@ -274,7 +274,9 @@ void image_blob_writer_free(struct image_blob_writer *w)
 {
   if (!w)
     return;
-  if (w->tmp && !w->resumable)
+  /* An empty partial download has nothing to resume: it would only be litter.  It goes while
+   * its lock is held; a pull that opens the name next makes a new file. */
+  if (w->tmp && (!w->resumable || w->size == 0))
     unlinkat(w->store->dirfd, w->tmp, 0);
   if (w->fd >= 0)
     close(w->fd);

@@ -12,11 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "common/json.h"
 #include "common/util.h"
+#include "images/dl-archive.h"
 #include "images/image.h"
 #include "images/store-internal.h"
 
@@ -32,22 +30,22 @@ struct export
 static int export_error(struct export *ex, const char *member, struct nook_error **err)
 {
   return nook_error_setx(err, EIO, "export to `%s`: `%s`: %s", ex->file, member,
-                         archive_error_string(ex->ar));
+                         sym_archive_error_string(ex->ar));
 }
 
 static int write_header(struct export *ex, const char *name, bool dir, int64_t size,
                         struct nook_error **err)
 {
-  struct archive_entry *e = archive_entry_new();
+  struct archive_entry *e = sym_archive_entry_new();
   int x;
 
-  archive_entry_set_pathname(e, name);
-  archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
-  archive_entry_set_perm(e, dir ? 0755 : 0644);
-  archive_entry_set_size(e, dir ? 0 : size);
-  archive_entry_set_mtime(e, 0, 0);
-  x = archive_write_header(ex->ar, e);
-  archive_entry_free(e);
+  sym_archive_entry_set_pathname(e, name);
+  sym_archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+  sym_archive_entry_set_perm(e, dir ? 0755 : 0644);
+  sym_archive_entry_set_size(e, dir ? 0 : size);
+  sym_archive_entry_set_mtime(e, 0, 0);
+  x = sym_archive_write_header(ex->ar, e);
+  sym_archive_entry_free(e);
   return x == ARCHIVE_OK ? 0 : export_error(ex, name, err);
 }
 
@@ -56,7 +54,7 @@ static int write_buf(struct export *ex, const char *name, const char *data, size
 {
   int r = write_header(ex, name, false, (int64_t)len, err);
 
-  if (r >= 0 && archive_write_data(ex->ar, data, len) != (la_ssize_t)len)
+  if (r >= 0 && sym_archive_write_data(ex->ar, data, len) != (la_ssize_t)len)
     r = export_error(ex, name, err);
   return r;
 }
@@ -91,7 +89,7 @@ static int write_blob(struct export *ex, const char *digest, struct nook_error *
       if (n <= 0)
         break;
       image_hash_update(h, buf, (size_t)n);
-      if (archive_write_data(ex->ar, buf, (size_t)n) != n)
+      if (sym_archive_write_data(ex->ar, buf, (size_t)n) != n)
         {
           r = export_error(ex, name, err);
           break;
@@ -150,7 +148,9 @@ static int export_to(struct image_store *s, const struct image_entry *e, const c
   _cleanup_close_ int fd = -1;
   int r;
 
-  r = image_manifest_load(s, e->manifest_digest, &m, NULL, err);
+  r = dl_libarchive_load(err);
+  if (r >= 0)
+    r = image_manifest_load(s, e->manifest_digest, &m, NULL, err);
   if (r < 0)
     return r;
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
@@ -158,17 +158,17 @@ static int export_to(struct image_store *s, const struct image_entry *e, const c
     r = nook_error_set(err, errno, "create `%s`", tmp);
   if (r >= 0)
     {
-      ex.ar = archive_write_new();
-      archive_write_set_format_pax_restricted(ex.ar);
-      if (archive_write_open_fd(ex.ar, fd) != ARCHIVE_OK)
+      ex.ar = sym_archive_write_new();
+      sym_archive_write_set_format_pax_restricted(ex.ar);
+      if (sym_archive_write_open_fd(ex.ar, fd) != ARCHIVE_OK)
         r = export_error(&ex, "", err);
     }
   if (r >= 0)
     r = export_members(&ex, e, m, err);
-  if (r >= 0 && archive_write_close(ex.ar) != ARCHIVE_OK)
+  if (r >= 0 && sym_archive_write_close(ex.ar) != ARCHIVE_OK)
     r = export_error(&ex, "", err);
   if (ex.ar)
-    archive_write_free(ex.ar);
+    sym_archive_write_free(ex.ar);
   if (r >= 0 && fsync(fd) < 0)
     r = nook_error_set(err, errno, "sync `%s`", tmp);
   if (r >= 0 && rename(tmp, file) < 0)

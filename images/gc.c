@@ -3,7 +3,7 @@
  * Prune holds the store lock exclusive, and every importer holds it shared for its whole
  * run, so whatever prune finds unmarked is not an import's work in progress.  A layer is
  * first renamed into tmp/ and only then removed, so that a crash leaves no half layer under
- * its name; tmp/ entries go when they are stale, or at once when prune put them there. */
+ * its name; what is in tmp/ goes too: no import or pull is running to need it. */
 #include "config.h"
 
 #include <dirent.h>
@@ -12,20 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "images/image.h"
 #include "images/store-internal.h"
 
-#define GC_PREFIX "gc-"
 #define SMALL_FILE_MAX 65536
 
 /* ---- containers ------------------------------------------------------------------------- */
 
-/* ROOT/containers/ID/NAME, at most 64 KiB, or NULL. */
-static char *container_file(struct image_store *s, const char *id, const char *name)
+char *image_store_container_file(struct image_store *s, const char *id, const char *name)
 {
   _cleanup_free_ char *p = xasprintf("containers/%s/%s", id, name);
   char *data = NULL;
@@ -65,7 +62,7 @@ static void user_check(struct image_store *s, const char *id, void *data)
   struct user_search *u = data;
   _cleanup_free_ char *image = NULL;
 
-  if (u->found || !(image = container_file(s, id, "image")))
+  if (u->found || !(image = image_store_container_file(s, id, "image")))
     return;
   image[strcspn(image, " \t\r\n")] = '\0';
   if (streq(image, u->digest))
@@ -150,23 +147,34 @@ static void mark_image(struct image_store *s, const char *digest, struct marks *
   image_config_free(c);
 }
 
+char **image_store_container_layers(struct image_store *s, const char *id)
+{
+  _cleanup_free_ char *layers = image_store_container_file(s, id, "layers");
+  char **out = NULL;
+
+  /* Every sha256 digest in the file, whatever its layout (lines, JSON). */
+  for (char *p = layers; p && (p = strstr(p, "sha256:")); p += 7)
+    {
+      _cleanup_free_ char *d = xstrndup(p, IMAGE_DIGEST_LEN);
+      if (image_digest_valid(d))
+        nook_strv_push(&out, d);
+    }
+  return out;
+}
+
 static void mark_container(struct image_store *s, const char *id, void *data)
 {
   struct marks *mk = data;
-  _cleanup_free_ char *image = container_file(s, id, "image");
-  _cleanup_free_ char *layers = container_file(s, id, "layers");
+  _cleanup_free_ char *image = image_store_container_file(s, id, "image");
+  _cleanup_strv_ char **layers = image_store_container_layers(s, id);
 
   if (image)
     {
       image[strcspn(image, " \t\r\n")] = '\0';
       mark_image(s, image, mk);
     }
-  /* Every sha256 digest in the file, whatever its layout (lines, JSON). */
-  for (char *p = layers; p && (p = strstr(p, "sha256:")); p += 7)
-    {
-      _cleanup_free_ char *d = xstrndup(p, IMAGE_DIGEST_LEN);
-      mark(&mk->layers, d);
-    }
+  for (size_t i = 0; layers && layers[i]; i++)
+    mark(&mk->layers, layers[i]);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -174,9 +182,15 @@ static int cmp_str(const void *a, const void *b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool marked(char **set, const char *digest)
+void image_strv_sort(char **set)
 {
-  return set && bsearch(&digest, set, nook_strv_length(set), sizeof *set, cmp_str) != NULL;
+  if (set)
+    qsort(set, nook_strv_length(set), sizeof *set, cmp_str);
+}
+
+bool image_strv_sorted_has(char **set, const char *s)
+{
+  return set && bsearch(&s, set, nook_strv_length(set), sizeof *set, cmp_str) != NULL;
 }
 
 static int mark_all(struct image_store *s, struct marks *mk, struct nook_error **err)
@@ -191,10 +205,8 @@ static int mark_all(struct image_store *s, struct marks *mk, struct nook_error *
     mark_image(s, idx->manifests[i].digest, mk);
   image_index_free(idx);
   containers_each(s, mark_container, mk);
-  if (mk->blobs)
-    qsort(mk->blobs, nook_strv_length(mk->blobs), sizeof *mk->blobs, cmp_str);
-  if (mk->layers)
-    qsort(mk->layers, nook_strv_length(mk->layers), sizeof *mk->layers, cmp_str);
+  image_strv_sort(mk->blobs);
+  image_strv_sort(mk->layers);
   return 0;
 }
 
@@ -247,8 +259,7 @@ static int sweep_remove(struct image_store *s, const char *rel, struct sweep *sw
   return 0;
 }
 
-/* The names in ROOT/DIR, or NULL when it cannot be read. */
-static char **dir_names(struct image_store *s, const char *dir)
+char **image_store_dir_names(struct image_store *s, const char *dir)
 {
   int fd = openat(s->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -263,7 +274,7 @@ static char **dir_names(struct image_store *s, const char *dir)
   return out;
 }
 
-static bool hex64(const char *s)
+bool image_hex64(const char *s)
 {
   return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
@@ -273,15 +284,15 @@ static bool hex64(const char *s)
 static int sweep_dir(struct image_store *s, const char *dir, char **set, bool via_tmp,
                      struct sweep *sw, struct nook_error **err)
 {
-  _cleanup_strv_ char **names = dir_names(s, dir);
+  _cleanup_strv_ char **names = image_store_dir_names(s, dir);
   int r = 0;
 
   for (size_t i = 0; r >= 0 && names && names[i]; i++)
     {
       _cleanup_free_ char *digest = xasprintf("sha256:%s", names[i]);
       _cleanup_free_ char *rel = xasprintf("%s/%s", dir, names[i]);
-      _cleanup_free_ char *tmp = xasprintf("tmp/" GC_PREFIX "%s", names[i]);
-      if (!hex64(names[i]) || marked(set, digest))
+      _cleanup_free_ char *tmp = xasprintf("tmp/" IMAGE_GC_PREFIX "%s", names[i]);
+      if (!image_hex64(names[i]) || image_strv_sorted_has(set, digest))
         continue;
       if (via_tmp && renameat(s->dirfd, rel, s->dirfd, tmp) < 0)
         return nook_error_set(err, errno, "prune `%s/%s`", s->path, rel);
@@ -290,26 +301,22 @@ static int sweep_dir(struct image_store *s, const char *dir, char **set, bool vi
   return r;
 }
 
-/* tmp/ entries left by an import or pull that died, once untouched for a while, and what
- * prune itself moved there. */
+/* tmp/: every writer of tmp/ holds the store lock shared while it writes, so under prune's
+ * exclusive lock everything there was left by a process that died or failed (or moved there
+ * by prune itself) and goes.  That includes a pull's partial downloads: the next pull would
+ * resume them, but prune is what frees a full disk, and a partial download may be what
+ * filled it. */
 static int sweep_tmp(struct image_store *s, struct sweep *sw, struct nook_error **err)
 {
-  _cleanup_strv_ char **names = dir_names(s, "tmp");
-  time_t now = time(NULL);
+  _cleanup_strv_ char **names = image_store_dir_names(s, "tmp");
   int r = 0;
 
   for (size_t i = 0; r >= 0 && names && names[i]; i++)
     {
       _cleanup_free_ char *rel = xasprintf("tmp/%s", names[i]);
-      struct stat st;
-      if (fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        continue;
-      if (nook_has_prefix(names[i], GC_PREFIX) || now - st.st_mtime > IMAGE_TMP_STALE_SECS)
-        {
-          struct sweep ignored = { 0 };
-          r = sweep_remove(s, rel, &ignored, err);
-          sw->bytes += ignored.bytes;
-        }
+      struct sweep ignored = { 0 };
+      r = sweep_remove(s, rel, &ignored, err);
+      sw->bytes += ignored.bytes;
     }
   return r;
 }

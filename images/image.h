@@ -2,9 +2,10 @@
  *
  * Layout of a store (default /var/lib/nook, `--storage DIR`):
  *
- *   lock                 flock: shared for the whole of an import, pull, tag, remove or
- *                        export (anything that writes or reads blobs and layers), exclusive
- *                        for prune, so that prune never sees an import's blobs before its name
+ *   lock                 flock: shared for the whole of an import, pull, tag, remove,
+ *                        export or check (anything that writes or reads blobs and layers),
+ *                        exclusive for prune and check --repair, so that prune never sees an
+ *                        import's blobs before its name
  *   index.lock           flock, exclusive: serialises the writers of index.json (who hold
  *                        `lock` shared at the same time)
  *   index.json           OCI image index; one manifest descriptor per name, the name in the
@@ -14,7 +15,8 @@
  *                        whiteouts are overlay whiteouts (char 0/0, trusted.overlay.opaque)
  *   containers/ID/       image (the manifest digest), layers (diff-ids, lowest first),
  *                        upper/ work/ rootfs/ (the overlay mount point)
- *   tmp/                 partial blobs and layers; removed by prune when stale
+ *   tmp/                 blobs and layers being written; a pull's partial downloads
+ *                        (partial-HEX, resumed by the next pull); prune empties it
  *
  * Blobs and layers need no lock of their own: a name is only ever given to complete, verified
  * content with rename(2), and two writers of the same content produce the same bytes.
@@ -117,7 +119,7 @@ int image_blob_writer_reset(struct image_blob_writer *w, struct nook_error **err
  * mismatch.  Then fsync and rename into blobs/sha256/.  ret_digest may be NULL. */
 int image_blob_writer_commit(struct image_blob_writer *w, const char *expected,
                              int64_t expected_size, char **ret_digest, struct nook_error **err);
-/* Discards an uncommitted blob (a resumable one keeps its partial file). */
+/* Discards an uncommitted blob (a resumable one keeps its partial file unless it is empty). */
 void image_blob_writer_free(struct image_blob_writer *w);
 static inline void image_blob_writer_freep(struct image_blob_writer **w)
 {
@@ -320,8 +322,10 @@ int image_export(struct image_store *s, const char *what, const char *file, stru
  * name, unless FORCE (the container keeps its layers either way); ENOENT when unknown. */
 int image_remove(struct image_store *s, const char *what, bool force, struct nook_error **err);
 /* Removes blobs and layers no name and no container reaches (a container: the manifest in
- * containers/ID/image and the diff-ids in containers/ID/layers), and tmp/ entries untouched
- * for ten minutes.  Takes the store lock exclusive.  *ret_blobs counts the blobs and layers
+ * containers/ID/image and the diff-ids in containers/ID/layers), and everything in tmp/:
+ * every writer of tmp/ holds the store lock, so under prune's exclusive lock nothing there is
+ * in progress (a pull's partial downloads go too, and a later pull starts them again).  Takes
+ * the store lock exclusive.  *ret_blobs counts the blobs and layers
  * removed, *ret_bytes the disk space freed (tmp/ included); both may be NULL. */
 int image_prune(struct image_store *s, uint64_t *ret_blobs, uint64_t *ret_bytes,
                 struct nook_error **err);
@@ -333,6 +337,43 @@ int image_prune(struct image_store *s, uint64_t *ret_blobs, uint64_t *ret_bytes,
 int image_layer_ensure(struct image_store *s, const struct image_descriptor *layer,
                        const char *diff_id, const struct image_progress *progress,
                        struct nook_error **err);
+
+/* ------------------------------------------------------------------------------------------
+ * Checking the store (images/check.c)
+ * ---------------------------------------------------------------------------------------- */
+
+struct image_check_problem
+{
+  char *path;    /* absolute: what is wrong, or what is missing */
+  char *message; /* one line: "corrupt: its content is `sha256:...`" */
+  char *repair;  /* with --repair: what was done ("removed"; "not ..." when nothing could be
+                  * done); NULL otherwise */
+};
+
+struct image_check_report
+{
+  struct image_check_problem *problems;
+  size_t n_problems;
+  /* What was looked at: blobs hashed, layer directories, names, containers. */
+  size_t n_blobs, n_layers, n_images, n_containers;
+  /* Not problems: blobs no name or container reaches (prune's to remove), and the partial
+   * downloads a pull resumes (tmp/partial-HEX). */
+  size_t n_unreferenced, n_resumable;
+};
+
+/* Checks the store: every blob's sha256 against its name (streamed); every name in
+ * index.json reaches its manifest, config and layer blobs with the sizes the descriptors say,
+ * and its unpacked layers; every directory in layers/ is needed by an image whose manifest
+ * and config are in the store, or by a container; containers/ID/{image,layers} name what is
+ * there; tmp/ holds nothing but the work of running processes.  Entries newer than the start
+ * of every other holder of the store lock (/proc/locks) are in progress and left alone.
+ * Holds the store lock shared; with REPAIR exclusive, and then removes corrupt blobs,
+ * unreferenced layers and tmp/ leftovers, unpacks missing layers again from their blobs and
+ * removes the names of images that stay damaged.  Returns 0 with *ret filled whatever it
+ * found; < 0 only when the store could not be checked (its lock). */
+int image_store_check(struct image_store *s, bool repair, struct image_check_report **ret,
+                      struct nook_error **err);
+void image_check_report_free(struct image_check_report *rep);
 
 /* ------------------------------------------------------------------------------------------
  * Registry pull (images/registry.c)

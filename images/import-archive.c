@@ -13,10 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "common/util.h"
+#include "images/dl-archive.h"
 #include "images/image.h"
 #include "images/store-internal.h"
 
@@ -125,19 +123,21 @@ static int archive_open(struct image_archive *a, struct archive **ret, struct no
 {
   struct archive *ar;
 
+  if (dl_libarchive_load(err) < 0)
+    return -1;
   if (lseek(a->fd, 0, SEEK_SET) < 0)
     return nook_error_set(err, errno, "seek in `%s`", a->path);
-  ar = archive_read_new();
+  ar = sym_archive_read_new();
   if (!ar)
     return nook_error_set(err, ENOMEM, "read `%s`", a->path);
-  archive_read_support_filter_gzip(ar);
-  archive_read_support_filter_zstd(ar);
-  archive_read_support_format_tar(ar);
-  if (archive_read_open_fd(ar, a->fd, ARCHIVE_BLOCK) != ARCHIVE_OK)
+  sym_archive_read_support_filter_gzip(ar);
+  sym_archive_read_support_filter_zstd(ar);
+  sym_archive_read_support_format_tar(ar);
+  if (sym_archive_read_open_fd(ar, a->fd, ARCHIVE_BLOCK) != ARCHIVE_OK)
     {
       int r = nook_error_setx(err, EINVAL, "`%s` is not a tar archive: %s", a->path,
-                              archive_error_string(ar));
-      archive_read_free(ar);
+                              sym_archive_error_string(ar));
+      sym_archive_read_free(ar);
       return r;
     }
   *ret = ar;
@@ -147,15 +147,15 @@ static int archive_open(struct image_archive *a, struct archive **ret, struct no
 static void archive_freep(struct archive **ar)
 {
   if (*ar)
-    archive_read_free(*ar);
+    sym_archive_read_free(*ar);
 }
 
 static int archive_reader(void *src, void *buf, size_t len, size_t *ret_n, struct nook_error **err)
 {
-  la_ssize_t n = archive_read_data(src, buf, len);
+  la_ssize_t n = sym_archive_read_data(src, buf, len);
 
   if (n < 0)
-    return nook_error_setx(err, EIO, "read: %s", archive_error_string(src));
+    return nook_error_setx(err, EIO, "read: %s", sym_archive_error_string(src));
   *ret_n = (size_t)n;
   return 0;
 }
@@ -164,7 +164,7 @@ static int archive_reader(void *src, void *buf, size_t len, size_t *ret_n, struc
 static int archive_next(struct image_archive *a, struct archive *ar, size_t i,
                         struct archive_entry **ret, struct nook_error **err)
 {
-  int x = archive_read_next_header(ar, ret);
+  int x = sym_archive_read_next_header(ar, ret);
 
   if (x == ARCHIVE_EOF)
     return 0;
@@ -172,9 +172,9 @@ static int archive_next(struct image_archive *a, struct archive *ar, size_t i,
     return 1;
   if (i == 0)
     return nook_error_setx(err, EINVAL, "`%s` is not a tar archive: %s", a->path,
-                           archive_error_string(ar));
+                           sym_archive_error_string(ar));
   return nook_error_setx(err, EINVAL, "`%s`: member %zu (after `%s`): %s", a->path, i + 1,
-                         a->members[i - 1].name, archive_error_string(ar));
+                         a->members[i - 1].name, sym_archive_error_string(ar));
 }
 
 static int read_document(struct image_archive *a, struct archive *ar, const char *name,
@@ -208,36 +208,36 @@ static int read_document(struct image_archive *a, struct archive *ar, const char
 static void member_add(struct image_archive *a, char *name, struct archive_entry *e)
 {
   struct image_archive_member *m;
-  const char *hardlink = archive_entry_hardlink(e);
+  const char *hardlink = sym_archive_entry_hardlink(e);
 
   if (a->n_members % 64 == 0)
     a->members = xrealloc(a->members, (a->n_members + 64) * sizeof *a->members);
   m = &a->members[a->n_members++];
   memset(m, 0, sizeof *m);
   m->name = name;
-  m->size = archive_entry_size(e);
+  m->size = sym_archive_entry_size(e);
   if (hardlink)
     {
       m->is_link = true;
       m->link = name_normalize(hardlink);
     }
-  else if (archive_entry_filetype(e) == AE_IFLNK)
+  else if (sym_archive_entry_filetype(e) == AE_IFLNK)
     {
       m->is_link = true;
-      m->link = link_resolve(name, archive_entry_symlink(e));
+      m->link = link_resolve(name, sym_archive_entry_symlink(e));
     }
   else
-    m->is_file = archive_entry_filetype(e) == AE_IFREG;
+    m->is_file = sym_archive_entry_filetype(e) == AE_IFREG;
 }
 
 static int scan_member(struct image_archive *a, struct archive *ar, struct archive_entry *e,
                        bool *ret_stop, struct nook_error **err)
 {
-  char *name = name_normalize(archive_entry_pathname(e));
-  bool file = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e);
+  char *name = name_normalize(sym_archive_entry_pathname(e));
+  bool file = sym_archive_entry_filetype(e) == AE_IFREG && !sym_archive_entry_hardlink(e);
 
   *ret_stop = false;
-  if (!image_member(name, archive_entry_hardlink(e) ? 0 : archive_entry_filetype(e)))
+  if (!image_member(name, sym_archive_entry_hardlink(e) ? 0 : sym_archive_entry_filetype(e)))
     {
       free(name);
       a->rootfs = true;
@@ -380,7 +380,7 @@ int image_archive_store(struct image_archive *a, struct image_store *s,
         r = nook_error_setx(err, EIO, "`%s` changed while it was read", a->path);
       if (r < 0)
         break;
-      name = name_normalize(archive_entry_pathname(e));
+      name = name_normalize(sym_archive_entry_pathname(e));
       if (!streq(name, m->name))
         r = nook_error_setx(err, EIO, "`%s` changed while it was read", a->path);
       else if (m->wanted && m->is_file)

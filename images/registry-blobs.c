@@ -171,7 +171,7 @@ static int job_start(struct blob_job *j, struct nook_error **err)
   j->offset = off;
   j->received = 0;
   j->too_big = j->bad_range = false;
-  if (!j->x.h && !(j->x.h = curl_easy_init()))
+  if (!j->x.h && !(j->x.h = sym_curl_easy_init()))
     return nook_error_setx(err, ENOMEM, "cannot create a libcurl handle");
   url = registry_url(c, "blobs/%s", j->blob->digest);
   registry_xfer_setup(&j->x, c, j->x.h, url, NULL);
@@ -182,10 +182,10 @@ static int job_start(struct blob_job *j, struct nook_error **err)
     {
       char range[32];
       snprintf(range, sizeof range, "%llu-", (unsigned long long)off);
-      curl_easy_setopt(j->x.h, CURLOPT_RANGE, range); /* copied by libcurl */
+      sym_curl_easy_setopt(j->x.h, CURLOPT_RANGE, range); /* copied by libcurl */
     }
   job_progress(j);
-  if (curl_multi_add_handle(c->multi, j->x.h) != CURLM_OK)
+  if (sym_curl_multi_add_handle(c->multi, j->x.h) != CURLM_OK)
     return nook_error_setx(err, EIO, "cannot add a libcurl transfer");
   j->active = true;
   return JOB_STARTED;
@@ -292,7 +292,7 @@ static int run_reap(struct blob_run *run, struct nook_error **err)
   CURLMsg *msg;
   int left, r;
 
-  while ((msg = curl_multi_info_read(run->client->multi, &left)))
+  while ((msg = sym_curl_multi_info_read(run->client->multi, &left)))
     {
       struct registry_xfer *x = NULL;
       struct blob_job *j;
@@ -301,9 +301,9 @@ static int run_reap(struct blob_run *run, struct nook_error **err)
 
       if (msg->msg != CURLMSG_DONE)
         continue;
-      curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
+      sym_curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
       j = x->data;
-      curl_multi_remove_handle(run->client->multi, h);
+      sym_curl_multi_remove_handle(run->client->multi, h);
       j->active = false;
       run->active--;
       r = job_done(j, res, err);
@@ -358,10 +358,10 @@ static void run_free(struct blob_run *run)
     {
       struct blob_job *j = &run->jobs[i];
       if (j->active)
-        curl_multi_remove_handle(run->client->multi, j->x.h);
+        sym_curl_multi_remove_handle(run->client->multi, j->x.h);
       registry_xfer_clear(&j->x);
       if (j->x.h)
-        curl_easy_cleanup(j->x.h);
+        sym_curl_easy_cleanup(j->x.h);
       image_blob_writer_free(j->w); /* keeps the partial file */
       nook_error_free(j->write_err);
     }
@@ -390,15 +390,15 @@ int registry_get_blobs(struct registry_client *c, struct image_store *s,
         break;
       if (run.active > 0)
         {
-          mc = curl_multi_perform(c->multi, &running);
+          mc = sym_curl_multi_perform(c->multi, &running);
           if (mc == CURLM_OK)
             r = run_reap(&run, err);
         }
       /* Waits for the network, or a while for another process's download. */
       if (mc == CURLM_OK && r >= 0 && (run.active > 0 || run.busy > 0))
-        mc = curl_multi_poll(c->multi, NULL, 0, run.active > 0 ? 1000 : BUSY_RETRY_MS, NULL);
+        mc = sym_curl_multi_poll(c->multi, NULL, 0, run.active > 0 ? 1000 : BUSY_RETRY_MS, NULL);
       if (mc != CURLM_OK)
-        r = nook_error_setx(err, EIO, "libcurl: %s", curl_multi_strerror(mc));
+        r = nook_error_setx(err, EIO, "libcurl: %s", sym_curl_multi_strerror(mc));
     }
   run_free(&run);
   return r < 0 ? r : 0;

@@ -27,17 +27,12 @@
 int registry_client_new(const char *registry, const char *repository, bool insecure,
                         struct registry_client **ret, struct nook_error **err)
 {
-  static bool curl_ready;
   struct registry_client *c;
   const char *stall = getenv("NOOK_PULL_STALL_TIMEOUT");
   int n;
 
-  if (!curl_ready)
-    {
-      if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return nook_error_setx(err, EIO, "cannot initialise libcurl");
-      curl_ready = true;
-    }
+  if (dl_libcurl_load(err) < 0)
+    return -1;
   c = xcalloc(1, sizeof *c);
   c->registry = xstrdup(registry);
   /* The reference keeps docker.io (the name people know); its API lives elsewhere. */
@@ -47,17 +42,17 @@ int registry_client_new(const char *registry, const char *repository, bool insec
   c->scheme = insecure ? NULL : "https";
   /* Only for tests of stuck servers: the seconds without a byte before a transfer fails. */
   c->stall_seconds = stall && nook_parse_int(stall, &n) == 0 && n > 0 ? n : STALL_DEFAULT;
-  c->share = curl_share_init();
-  c->doc = curl_easy_init();
-  c->multi = curl_multi_init();
+  c->share = sym_curl_share_init();
+  c->doc = sym_curl_easy_init();
+  c->multi = sym_curl_multi_init();
   if (!c->share || !c->doc || !c->multi)
     {
       registry_client_free(c);
       return nook_error_setx(err, ENOMEM, "cannot create libcurl handles");
     }
-  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  sym_curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  sym_curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  sym_curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   *ret = c;
   return 0;
 }
@@ -68,11 +63,11 @@ void registry_client_free(struct registry_client *c)
     return;
   /* The share goes last: the handles that use it must be gone first. */
   if (c->doc)
-    curl_easy_cleanup(c->doc);
+    sym_curl_easy_cleanup(c->doc);
   if (c->multi)
-    curl_multi_cleanup(c->multi);
+    sym_curl_multi_cleanup(c->multi);
   if (c->share)
-    curl_share_cleanup(c->share);
+    sym_curl_share_cleanup(c->share);
   free(c->registry);
   free(c->host);
   free(c->repository);
@@ -108,7 +103,8 @@ void registry_resp_clear(struct registry_resp *r)
 
 void registry_xfer_clear(struct registry_xfer *x)
 {
-  curl_slist_free_all(x->headers);
+  if (x->headers) /* without a transfer libcurl may not be loaded */
+    sym_curl_slist_free_all(x->headers);
   x->headers = NULL;
   registry_resp_clear(&x->resp);
 }
@@ -217,47 +213,47 @@ static void xfer_setup(struct registry_xfer *x, struct registry_client *c, CURL 
   x->client = c;
   x->h = h;
   x->errbuf[0] = '\0';
-  curl_easy_reset(h);
+  sym_curl_easy_reset(h);
   if (accept)
     {
       _cleanup_free_ char *line = xasprintf("Accept: %s", accept);
-      x->headers = curl_slist_append(x->headers, line);
+      x->headers = sym_curl_slist_append(x->headers, line);
     }
   if (auth && c->token)
     {
       _cleanup_free_ char *line = xasprintf("Authorization: Bearer %s", c->token);
-      x->headers = curl_slist_append(x->headers, line);
+      x->headers = sym_curl_slist_append(x->headers, line);
     }
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_SHARE, c->share);
-  curl_easy_setopt(h, CURLOPT_PRIVATE, x);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "nook/" PACKAGE_VERSION);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+  sym_curl_easy_setopt(h, CURLOPT_URL, url);
+  sym_curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+  sym_curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+  sym_curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
+  sym_curl_easy_setopt(h, CURLOPT_USERAGENT, "nook/" PACKAGE_VERSION);
+  sym_curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+  sym_curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+  sym_curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+  sym_curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+  sym_curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+  sym_curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  sym_curl_easy_setopt(h, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
 #if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+  sym_curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
+  sym_curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
 #else
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+  sym_curl_easy_setopt(h, CURLOPT_PROTOCOLS,
                    c->insecure ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS);
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
+  sym_curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
                    c->insecure ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS);
 #endif
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_seconds);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  sym_curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+  sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_seconds);
+  sym_curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  sym_curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   if (c->insecure)
     {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+      sym_curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+      sym_curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
 }
 
@@ -274,7 +270,7 @@ static char *xfer_host(struct registry_xfer *x)
 {
   const char *url = NULL, *p, *at, *end;
 
-  if (curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url
+  if (sym_curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url
       || !(p = strstr(url, "://")))
     return xstrdup(x->client->host);
   p += 3;
@@ -288,7 +284,7 @@ static char *xfer_host(struct registry_xfer *x)
 int registry_xfer_error(struct registry_xfer *x, CURLcode result, struct nook_error **err)
 {
   _cleanup_free_ char *host = xfer_host(x);
-  const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(result);
+  const char *detail = x->errbuf[0] ? x->errbuf : sym_curl_easy_strerror(result);
   bool insecure = x->client->insecure;
   long oserr = 0;
 
@@ -297,7 +293,7 @@ int registry_xfer_error(struct registry_xfer *x, CURLcode result, struct nook_er
     case CURLE_COULDNT_RESOLVE_HOST:
       return nook_error_setx(err, EHOSTUNREACH, "cannot resolve `%s`", host);
     case CURLE_COULDNT_CONNECT:
-      curl_easy_getinfo(x->h, CURLINFO_OS_ERRNO, &oserr);
+      sym_curl_easy_getinfo(x->h, CURLINFO_OS_ERRNO, &oserr);
       return nook_error_set(err, oserr > 0 ? (int)oserr : ECONNREFUSED, "connect to `%s`", host);
     case CURLE_OPERATION_TIMEDOUT:
       /* The low-speed limit (a reused connection has no connect time to tell them apart) */
@@ -412,19 +408,19 @@ static CURLcode doc_get(struct registry_client *c, struct registry_xfer *x, cons
   xfer_setup(x, c, c->doc, url, accept, auth);
   x->sink = doc_sink;
   x->data = b;
-  return curl_easy_perform(c->doc);
+  return sym_curl_easy_perform(c->doc);
 }
 
 /* Appends "NAME=VALUE" to *q, percent-encoding VALUE. */
 static void query_add(char **q, const char *name, const char *value)
 {
-  char *esc = curl_easy_escape(NULL, value, 0);
+  char *esc = sym_curl_easy_escape(NULL, value, 0);
   char *next;
 
   if (!esc)
     abort();
   next = xasprintf("%s%s%s=%s", *q ? *q : "", *q ? "&" : "", name, esc);
-  curl_free(esc);
+  sym_curl_free(esc);
   free(*q);
   *q = next;
 }

@@ -42,7 +42,7 @@ int registry_token_parse(const char *json, size_t len, char **ret, struct nook_e
 
 /* ---- the HTTP client (registry-http.c) ------------------------------------------------------ */
 
-#include <curl/curl.h>
+#include "images/dl-curl.h"
 
 struct registry_client
 {

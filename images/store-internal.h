@@ -9,8 +9,6 @@
 
 #include "images/image.h"
 
-/* How long a tmp/ entry must have been left alone before prune removes it (seconds). */
-#define IMAGE_TMP_STALE_SECS (10 * 60)
 
 /* ---- names (names.c) -------------------------------------------------------------------- */
 
@@ -107,7 +105,21 @@ static inline void image_archive_freep(struct image_archive **a)
 
 /* ---- containers (gc.c) ------------------------------------------------------------------ */
 
+/* What prune moves into tmp/ before it removes it: tmp/gc-NAME. */
+#define IMAGE_GC_PREFIX "gc-"
+
 /* The id of a container in ROOT/containers whose `image` is MANIFEST_DIGEST, or NULL. */
 char *image_store_user(struct image_store *s, const char *manifest_digest);
+/* ROOT/containers/ID/NAME (`image`, `layers`), at most 64 KiB, or NULL. */
+char *image_store_container_file(struct image_store *s, const char *id, const char *name);
+/* The diff-ids in ROOT/containers/ID/layers (every sha256 digest in it), or NULL. */
+char **image_store_container_layers(struct image_store *s, const char *id);
+/* Sorts a string vector for image_strv_sorted_has() (a binary search). */
+void image_strv_sort(char **set);
+bool image_strv_sorted_has(char **set, const char *s);
+/* The names in ROOT/DIR but . and .., or NULL when it cannot be read or is empty. */
+char **image_store_dir_names(struct image_store *s, const char *dir);
+/* True for exactly 64 lowercase hex digits: the name of a blob or a layer. */
+bool image_hex64(const char *s);
 
 #endif

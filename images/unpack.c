@@ -12,8 +12,6 @@
  * mode and times last, deepest first, since creating children changes them. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -43,6 +41,7 @@ struct open_how
 #endif
 
 #include "common/util.h"
+#include "images/dl-archive.h"
 #include "images/image.h"
 #include "images/unpack-internal.h"
 
@@ -159,7 +158,7 @@ static bool raw_header_name(struct unpack *u, int64_t off, char *buf, size_t siz
  * when it has consumed it already (3.6), the one before. */
 static bool name_from_header(struct unpack *u)
 {
-  int64_t pos = archive_filter_bytes(u->ar, 0);
+  int64_t pos = sym_archive_filter_bytes(u->ar, 0);
   char name[260];
 
   if (!raw_header_name(u, pos, name, sizeof(name))
@@ -174,8 +173,8 @@ static bool name_from_header(struct unpack *u)
 static int archive_fail(struct unpack *u, bool in_entry, struct nook_error **err)
 {
   const struct nook_error *se = unpack_stream_check(u->stream);
-  const char *what = se ? se->msg : archive_error_string(u->ar);
-  int errnum = se ? se->errnum : archive_errno(u->ar);
+  const char *what = se ? se->msg : sym_archive_error_string(u->ar);
+  int errnum = se ? se->errnum : sym_archive_errno(u->ar);
   char buf[512];
 
   snprintf(buf, sizeof(buf), "%s", what ? what : "unknown error");
@@ -349,13 +348,13 @@ static void inode_add(struct inode_set *s, const struct stat *st)
 
 static void entry_times(struct archive_entry *e, struct timespec ts[2])
 {
-  ts[1].tv_sec = archive_entry_mtime(e);
-  ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+  ts[1].tv_sec = sym_archive_entry_mtime(e);
+  ts[1].tv_nsec = sym_archive_entry_mtime_nsec(e);
   ts[0] = ts[1];
-  if (archive_entry_atime_is_set(e))
+  if (sym_archive_entry_atime_is_set(e))
     {
-      ts[0].tv_sec = archive_entry_atime(e);
-      ts[0].tv_nsec = archive_entry_atime_nsec(e);
+      ts[0].tv_sec = sym_archive_entry_atime(e);
+      ts[0].tv_nsec = sym_archive_entry_atime_nsec(e);
     }
 }
 
@@ -371,7 +370,7 @@ static void defer_dir(struct unpack *u, const char *path, const struct stat *st)
     }
   d = &u->dirs[u->n_dirs];
   *d = (struct dir_meta){ .path = xstrdup(path),
-                          .mode = archive_entry_perm(u->entry) & 07777,
+                          .mode = sym_archive_entry_perm(u->entry) & 07777,
                           .dev = st->st_dev,
                           .ino = st->st_ino,
                           .seq = u->n_dirs };
@@ -425,7 +424,7 @@ static int apply_dirs(struct unpack *u, struct nook_error **err)
 /* 1 and the entry's ids when they are to be applied (opts->keep_owner), 0 when not. */
 static int entry_owner(struct unpack *u, uid_t *ret_uid, gid_t *ret_gid, struct nook_error **err)
 {
-  int64_t uid = archive_entry_uid(u->entry), gid = archive_entry_gid(u->entry);
+  int64_t uid = sym_archive_entry_uid(u->entry), gid = sym_archive_entry_gid(u->entry);
 
   if (!u->opts->keep_owner)
     return 0;
@@ -449,8 +448,8 @@ static int apply_xattrs(struct unpack *u, int fd, int parent, const char *name,
   const void *value;
   size_t size;
 
-  archive_entry_xattr_reset(u->entry);
-  while (archive_entry_xattr_next(u->entry, &xname, &value, &size) == ARCHIVE_OK)
+  sym_archive_entry_xattr_reset(u->entry);
+  while (sym_archive_entry_xattr_next(u->entry, &xname, &value, &size) == ARCHIVE_OK)
     {
       char proc[64 + NAME_MAX], what[128];
       int r;
@@ -484,8 +483,8 @@ static int apply_xattrs(struct unpack *u, int fd, int parent, const char *name,
  * regular file, else on PARENT/NAME (a symlink or a special file), never following it. */
 static int finish(struct unpack *u, int fd, int parent, const char *name, struct nook_error **err)
 {
-  mode_t mode = archive_entry_perm(u->entry) & 07777;
-  bool symlink = archive_entry_filetype(u->entry) == AE_IFLNK;
+  mode_t mode = sym_archive_entry_perm(u->entry) & 07777;
+  bool symlink = sym_archive_entry_filetype(u->entry) == AE_IFLNK;
   struct timespec ts[2];
   struct stat st;
   uid_t uid;
@@ -530,8 +529,8 @@ static int remove_existing(struct unpack *u, int parent, const char *name, struc
 static int create_node(struct unpack *u, int parent, const char *name, mode_t type,
                        struct nook_error **err)
 {
-  const char *target = archive_entry_symlink(u->entry);
-  mode_t perm = archive_entry_perm(u->entry) & 0777;
+  const char *target = sym_archive_entry_symlink(u->entry);
+  mode_t perm = sym_archive_entry_perm(u->entry) & 0777;
 
   for (int attempt = 0;; attempt++)
     {
@@ -545,7 +544,7 @@ static int create_node(struct unpack *u, int parent, const char *name, mode_t ty
           break;
         case S_IFDIR: r = mkdirat(parent, name, 0700); break; /* mode: apply_dirs() */
         case S_IFLNK: r = symlinkat(target, parent, name); break;
-        default: r = mknodat(parent, name, type | perm, archive_entry_rdev(u->entry)); break;
+        default: r = mknodat(parent, name, type | perm, sym_archive_entry_rdev(u->entry)); break;
         }
       if (r < 0 && errno == EEXIST && type == S_IFDIR
           && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
@@ -566,14 +565,14 @@ static int create_node(struct unpack *u, int parent, const char *name, mode_t ty
 
 static int write_data(struct unpack *u, int fd, struct nook_error **err)
 {
-  int64_t pos = 0, size = archive_entry_size(u->entry);
+  int64_t pos = 0, size = sym_archive_entry_size(u->entry);
 
   for (;;)
     {
       const void *buf;
       size_t len;
       la_int64_t off;
-      int r = archive_read_data_block(u->ar, &buf, &len, &off);
+      int r = sym_archive_read_data_block(u->ar, &buf, &len, &off);
 
       if (r == ARCHIVE_EOF)
         break;
@@ -721,10 +720,10 @@ static int classify(struct unpack *u, const char *path, enum whiteout *ret, stru
 
 static int unpack_entry(struct unpack *u, struct nook_error **err)
 {
-  const char *raw = archive_entry_pathname(u->entry);
-  const char *link = archive_entry_hardlink(u->entry);
-  const char *target = archive_entry_symlink(u->entry);
-  mode_t type = archive_entry_filetype(u->entry);
+  const char *raw = sym_archive_entry_pathname(u->entry);
+  const char *link = sym_archive_entry_hardlink(u->entry);
+  const char *target = sym_archive_entry_symlink(u->entry);
+  mode_t type = sym_archive_entry_filetype(u->entry);
   _cleanup_free_ char *path = NULL;
   const char *dir = "", *name;
   enum whiteout wh;
@@ -807,7 +806,7 @@ static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
   u->buf_len = n > 0 ? (size_t)n : 0;
   if (n < 0)
     {
-      archive_set_error(a, EIO, "%s", unpack_stream_error(u->stream)->msg);
+      sym_archive_set_error(a, EIO, "%s", unpack_stream_error(u->stream)->msg);
       return -1;
     }
   if (n > 0)
@@ -818,7 +817,7 @@ static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
 static void unpack_clear(struct unpack *u)
 {
   if (u->ar)
-    archive_read_free(u->ar);
+    sym_archive_read_free(u->ar);
   unpack_stream_free(u->stream);
   if (u->parent_fd >= 0)
     close(u->parent_fd);
@@ -842,15 +841,15 @@ int image_unpack(int fd, int dirfd, const struct image_unpack_opts *opts, char *
   uint64_t total;
   int r;
 
-  if (unpack_stream_open(fd, UNPACK_THREADED, &u.stream, err) < 0)
+  if (dl_libarchive_load(err) < 0 || unpack_stream_open(fd, UNPACK_THREADED, &u.stream, err) < 0)
     return -1;
-  u.ar = archive_read_new();
+  u.ar = sym_archive_read_new();
   if (u.ar == NULL)
     return nook_error_set(err, ENOMEM, "libarchive");
-  archive_read_support_format_tar(u.ar); /* ustar, pax, GNU; no filters: we decompress */
-  if (archive_read_open(u.ar, &u, NULL, read_cb, NULL) != ARCHIVE_OK)
+  sym_archive_read_support_format_tar(u.ar); /* ustar, pax, GNU; no filters: we decompress */
+  if (sym_archive_read_open(u.ar, &u, NULL, read_cb, NULL) != ARCHIVE_OK)
     return archive_fail(&u, false, err);
-  while ((r = archive_read_next_header(u.ar, &u.entry)) != ARCHIVE_EOF)
+  while ((r = sym_archive_read_next_header(u.ar, &u.entry)) != ARCHIVE_EOF)
     {
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN) /* WARN: e.g. a name not in the locale */
         return archive_fail(&u, false, err);

@@ -8,7 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nettle/sha2.h>
+#include <net/route.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -53,6 +57,150 @@ static int ip_forward_ensure(const char *network, bool *ret_enabled, struct nook
   return 0;
 }
 
+/* How long veth_release() gives a namespace to be seen dying, and how often it asks.  After its
+ * last reference went, the network stack may hold it a little longer in deferred work: with an
+ * IPv4 address up in it, in a few percent of cases, for about 0.1 ms (an RCU callback after a
+ * grace period), a few ms on a loaded machine. */
+#define DYING_WAIT_US 5000
+#define DYING_POLL_US 100
+
+/* Whether the namespace known as nsid is dying (see DYING_WAIT_US); an error asking counts as
+ * alive: deleting the veth is always right, only slower. */
+static bool netns_dying(struct nl_sock *s, int nsid)
+{
+  for (int waited = 0;; waited += DYING_POLL_US)
+    {
+      int r = nl_netns_alive(s, nsid, NULL);
+      if (r == 0)
+        return true;
+      if (r < 0 || waited >= DYING_WAIT_US)
+        return false;
+      usleep(DYING_POLL_US);
+    }
+}
+
+/* Deletes the host end `name` of a veth unless the namespace of its peer is dying (no
+ * reference left), in which case the kernel's cleanup of that namespace takes the pair, a few
+ * ms later, without holding the caller up.  nsid: the peer's namespace as the caller's
+ * namespace knows it, or < 0 to ask the link.  Returns 0 when the link is gone or going. */
+static int veth_release(struct nl_sock *s, const char *name, int nsid, struct nook_error **err)
+{
+  _cleanup_error_ struct nook_error *e = NULL;
+  struct nl_link l;
+  int r;
+
+  if (nsid < 0)
+    {
+      r = nl_link_get(s, name, &l, &e);
+      if (r == -ENODEV)
+        return 0;
+      if (r < 0)
+        return netns_error_move(err, &e, r);
+      nsid = l.link_netnsid;
+    }
+  if (nsid >= 0 && netns_dying(s, nsid))
+    {
+      nook_debug("veth `%s`: its namespace is dying, the kernel removes it", name);
+      return 0;
+    }
+  r = nl_link_del(s, name, &e);
+  return r == -ENODEV ? 0 : netns_error_move(err, &e, r);
+}
+
+/* nl_link_add_veth(), and once more when the host end's name is taken by the veth of an
+ * earlier attach of the same id whose namespace is being torn down (detach leaves that to the
+ * kernel, so a container set up again at once can meet it): it is deleted first.  A host end
+ * whose peer is in netns_fd itself is this container attached already, and stays; so does a
+ * link of that name that is no veth (not nook's). */
+static int add_veth(struct nl_sock *host, const struct nl_veth *v, int netns_fd,
+                    struct nook_error **err)
+{
+  _cleanup_error_ struct nook_error *e = NULL;
+  struct nl_link l;
+  int r = nl_link_add_veth(host, v, &e), nsid;
+
+  if (r != -EEXIST || nl_link_get(host, v->name, &l, NULL) < 0 || !streq(l.kind, "veth")
+      || nl_netns_id(host, netns_fd, &nsid, NULL) < 0 || l.link_netnsid == nsid)
+    return netns_error_move(err, &e, r);
+  nook_debug("veth `%s` of an earlier attach still exists: deleting it", v->name);
+  r = nl_link_del(host, v->name, NULL);
+  if (r < 0 && r != -ENODEV)
+    return netns_error_move(err, &e, -EEXIST);
+  return nl_link_add_veth(host, v, err);
+}
+
+/* ---- the container's side ------------------------------------------------------------- */
+
+static void sin_set(struct sockaddr *sa, in_addr_t a)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = a };
+  memcpy(sa, &sin, sizeof(sin));
+}
+
+/* ioctl(fd, req) on link `name` with an IPv4 address (SIOCSIF*ADDR, SIOCSIFNETMASK). */
+static int if_set_addr(int fd, unsigned long req, const char *name, in_addr_t a)
+{
+  struct ifreq ifr = { .ifr_flags = 0 };
+
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+  sin_set(&ifr.ifr_addr, a);
+  return ioctl(fd, req, &ifr);
+}
+
+static int if_up(int fd, const char *name)
+{
+  struct ifreq ifr = { .ifr_flags = 0 };
+
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+    return -1;
+  ifr.ifr_flags |= IFF_UP;
+  return ioctl(fd, SIOCSIFFLAGS, &ifr);
+}
+
+/* The container's side of the veth: eth0's address (with the subnet's broadcast address), eth0
+ * up, the default route via the gateway, lo up.  Done with ioctl(2)s on an AF_INET datagram
+ * socket made in the container's namespace, not over rtnetlink: a netlink socket holds its
+ * namespace until an RCU grace period after it is closed (10 to 30 ms on a loaded machine),
+ * so a container that ends sooner would still find its namespace alive at teardown and pay for
+ * deleting the veth synchronously (netns_container_detach()); an inet socket that was never
+ * bound lets go of it at close. */
+static int ctr_side(int netns_fd, const struct nook_network *net, struct in_addr addr,
+                    struct nook_error **err)
+{
+  _cleanup_close_ int fd = -1;
+  in_addr_t mask = htonl(ipv4_mask(net->prefix));
+  struct rtentry rt = { .rt_flags = RTF_UP | RTF_GATEWAY, .rt_dev = (char *)CTR_IF };
+  char a[INET_ADDRSTRLEN];
+  int saved, e;
+
+  if (netns_enter(netns_fd, &saved, err) < 0)
+    return -1;
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  e = errno;
+  netns_leave(saved);
+  if (fd < 0)
+    return nook_error_set(err, e, "container: socket");
+  if (if_set_addr(fd, SIOCSIFADDR, CTR_IF, addr.s_addr) < 0
+      || if_set_addr(fd, SIOCSIFNETMASK, CTR_IF, mask) < 0
+      || if_set_addr(fd, SIOCSIFBRDADDR, CTR_IF, addr.s_addr | ~mask) < 0)
+    return nook_error_set(err, errno, "container: add address `%s/%u` to `" CTR_IF "`",
+                          ipv4_format(addr, a), net->prefix);
+  if (if_up(fd, CTR_IF) < 0)
+    return nook_error_set(err, errno, "container: set `" CTR_IF "` up");
+  sin_set(&rt.rt_dst, INADDR_ANY);
+  sin_set(&rt.rt_genmask, INADDR_ANY);
+  sin_set(&rt.rt_gateway, net->gateway.s_addr);
+  if (ioctl(fd, SIOCADDRT, &rt) < 0)
+    return nook_error_set(err, errno, "container: add default route via `%s` on `" CTR_IF "`",
+                          ipv4_format(net->gateway, a));
+  if (if_up(fd, "lo") < 0)
+    return nook_error_set(err, errno, "container: set `lo` up");
+  return 0;
+}
+
+/* ---- attach ----------------------------------------------------------------------------- */
+
 /* What attach_links() did, for the undo. */
 enum
 {
@@ -65,7 +213,6 @@ static int attach_links(const struct netns_attach_config *cfg, const struct nook
                         struct nl_sock *host, bool fresh, struct netns_attachment *a,
                         unsigned *done, struct nook_error **err)
 {
-  _cleanup_nl_sock_ struct nl_sock *ctr = NULL;
   struct nl_veth v = { .name = a->host_if,
                        .peer = CTR_IF,
                        .peer_netns_fd = cfg->netns_fd,
@@ -73,15 +220,11 @@ static int attach_links(const struct netns_attach_config *cfg, const struct nook
                        .master = net->bridge,
                        .up = true };
 
-  if (nl_link_add_veth(host, &v, err) < 0)
+  if (add_veth(host, &v, cfg->netns_fd, err) < 0)
     return -1;
   *done |= DONE_VETH;
   if (nl_bridge_port_set_hairpin(host, a->host_if, true, err) < 0
-      || nl_sock_open(cfg->netns_fd, &ctr, err) < 0
-      || nl_addr_add(ctr, CTR_IF, AF_INET, &a->addr, net->prefix, err) < 0
-      || nl_link_set_up(ctr, CTR_IF, true, err) < 0
-      || nl_route_add_default(ctr, CTR_IF, AF_INET, &net->gateway, err) < 0
-      || nl_link_set_up(ctr, "lo", true, err) < 0
+      || ctr_side(cfg->netns_fd, net, a->addr, err) < 0
       || (fresh ? nat_container_add_new(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err)
                 : nat_container_add(net, cfg->id, a->addr, cfg->ports, cfg->n_ports, err))
              < 0)
@@ -173,7 +316,7 @@ static int release_leases(const char *state_dir, const char *network, const char
   return r;
 }
 
-int netns_container_detach(const char *state_dir, const char *network, const char *id,
+int netns_container_detach(const char *state_dir, const char *network, const char *id, int netns_id,
                            struct nook_error **err)
 {
   _cleanup_nl_sock_ struct nl_sock *host = NULL;
@@ -187,10 +330,8 @@ int netns_container_detach(const char *state_dir, const char *network, const cha
   /* each step runs whatever the others did: after a crash any of them may be done already */
   r = nl_sock_open(-1, &host, &e);
   if (r == 0)
-    r = nl_link_del(host, host_if, &e);
-  if (r == -ENODEV)
-    nook_error_freep(&e);
-  else if (r < 0)
+    r = veth_release(host, host_if, netns_id, &e);
+  if (r < 0)
     first = netns_error_move(err, &e, r);
   r = nat_container_remove(id, &e);
   if (r < 0)

@@ -1,7 +1,15 @@
-/* IPv4 leases: STATE/networks/NAME/leases, one "ADDRESS ID NAME" line per container.  Every
- * change reads the file, changes the list and replaces the file with rename(2), all under
- * flock(2) on the network's directory (not on the file: a rename would leave the lock on the
- * old inode).  Readers need no lock. */
+/* IPv4 leases: STATE/networks/NAME/leases, a journal of one line per change: "ADDRESS ID NAME"
+ * takes a lease, "-ID" drops it; the later line for an id wins.  Addresses are handed out
+ * round-robin after the last one handed out: the address of the last lease line, or of an
+ * "=ADDRESS" line that a compaction writes at its end (the lease line may be gone by then).
+ * A change is one O_APPEND write(2) of its lines under flock(2) on the network's directory; when
+ * dropped lines outnumber the live ones (or the last line is cut off) the writer compacts: the live
+ * leases go to a new file that replaces the old with rename(2) (the lock is on the directory
+ * because a rename would leave it on the old inode).  Why not a rename per change: on ext4 a rename
+ * over an existing file flushes the new file's data first (auto_da_alloc) and waits on the journal,
+ * 0.1 to 4 ms here, while an append costs 2 us (docs/ARCHITECTURE.md, "netns").  Readers need
+ * no lock: a last line without its newline is a write in progress (or cut by a crash) and is
+ * not read. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -14,7 +22,12 @@
 #include "netns/netns-internal.h"
 
 #define LEASES_FILE "leases"
-#define LEASES_HEADER "# nook leases: ADDRESS CONTAINER-ID NAME (- for none)\n"
+#define LEASES_HEADER                                                                              \
+  "# nook leases: ADDRESS ID NAME takes a lease (NAME - for none), -ID drops it,\n"                \
+  "# =ADDRESS: the last address handed out\n"
+/* Compaction: when the journal would hold more than twice the live leases and this many lines
+ * besides; amortised, a compaction per SLACK/2 changes at worst. */
+#define LEASES_SLACK 64
 
 void ipam_lease_list_free(struct ipam_lease *v, size_t n)
 {
@@ -46,66 +59,148 @@ static int lease_name_validate(const char *name, struct nook_error **err)
   return 0;
 }
 
-static int parse_line(char *line, struct ipam_lease *l, struct nook_error **err)
+/* One line of the journal, in file order (seq). */
+struct entry
 {
-  char *save = NULL;
-  char *addr = strtok_r(line, " \t", &save);
-  char *id = strtok_r(NULL, " \t", &save);
-  char *name = strtok_r(NULL, " \t", &save);
+  struct ipam_lease l; /* l.id set, but for a mark; addr and name only for a lease taken */
+  size_t seq;
+  bool drop;
+  bool mark; /* "=ADDRESS": l.addr only */
+};
 
+static int parse_line(char *line, struct entry *e, struct nook_error **err)
+{
+  char *save = NULL, *addr, *id, *name;
+
+  if (line[0] == '=')
+    {
+      e->mark = true;
+      if (ipv4_parse(line + 1, &e->l.addr) < 0)
+        return nook_error_setx(err, EINVAL, "`%s` is not an IPv4 address", line + 1);
+      return 0;
+    }
+  if (line[0] == '-')
+    {
+      e->drop = true;
+      if (netns_id_validate(line + 1, err) < 0)
+        return -EINVAL;
+      e->l.id = xstrdup(line + 1);
+      return 0;
+    }
+  addr = strtok_r(line, " \t", &save);
+  id = strtok_r(NULL, " \t", &save);
+  name = strtok_r(NULL, " \t", &save);
   if (addr == NULL || id == NULL || strtok_r(NULL, " \t", &save) != NULL)
-    return nook_error_setx(err, EINVAL, "expected ADDRESS ID NAME");
-  if (ipv4_parse(addr, &l->addr) < 0)
+    return nook_error_setx(err, EINVAL, "expected ADDRESS ID NAME, -ID or =ADDRESS");
+  if (ipv4_parse(addr, &e->l.addr) < 0)
     return nook_error_setx(err, EINVAL, "`%s` is not an IPv4 address", addr);
   if (netns_id_validate(id, err) < 0)
     return -EINVAL;
-  l->id = xstrdup(id);
-  l->name = name && !streq(name, "-") ? xstrdup(name) : NULL;
+  e->l.id = xstrdup(id);
+  e->l.name = name && !streq(name, "-") ? xstrdup(name) : NULL;
   return 0;
 }
 
-static int leases_parse(char *text, const char *network, struct ipam_lease **ret, size_t *ret_n,
-                        struct nook_error **err)
+static int cmp_entry(const void *a, const void *b)
 {
-  struct ipam_lease *v = NULL;
+  const struct entry *x = a, *y = b;
+  int c = strcmp(x->l.id, y->l.id);
+  return c != 0 ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* What the journal says: the live leases by address, how many lines it has, and whether it
+ * ends with a whole line (appending to a cut-off line would glue two together). */
+struct journal
+{
+  struct ipam_lease *v;
+  size_t n;
+  size_t lines;
+  struct in_addr last; /* the last address handed out, when has_last */
+  bool has_last;
+  bool clean;
+  bool exists;
+};
+
+/* The live leases of the entries: the last entry of each id, unless it is a drop.  Takes the
+ * strings of the entries it keeps and frees the others. */
+static void journal_replay(struct entry *e, size_t n, struct journal *j)
+{
+  if (n > 1)
+    qsort(e, n, sizeof(*e), cmp_entry);
+  for (size_t i = 0; i < n; i++)
+    {
+      bool last = i + 1 == n || !streq(e[i].l.id, e[i + 1].l.id);
+      if (last && !e[i].drop)
+        {
+          j->v = xrealloc(j->v, (j->n + 1) * sizeof(*j->v));
+          j->v[j->n++] = e[i].l;
+          continue;
+        }
+      free(e[i].l.id);
+      free(e[i].l.name);
+    }
+  if (j->n > 1)
+    qsort(j->v, j->n, sizeof(*j->v), cmp_lease);
+}
+
+static int journal_parse(char *text, size_t len, const char *network, struct journal *ret,
+                         struct nook_error **err)
+{
+  struct journal j = { .clean = len == 0 || text[len - 1] == '\n', .exists = true };
+  struct entry *e = NULL;
   size_t n = 0, lineno = 0;
   char *line = text, *next;
 
   for (; line && *line; line = next)
     {
       next = strchr(line, '\n');
-      if (next)
-        *next++ = '\0';
+      if (next == NULL)
+        {
+          j.clean = false; /* being written, or cut by a crash: not a lease yet */
+          break;
+        }
+      *next++ = '\0';
       lineno++;
       if (*line == '\0' || *line == '#')
         continue;
-      v = xrealloc(v, (n + 1) * sizeof(*v));
-      memset(&v[n], 0, sizeof(v[n]));
-      if (parse_line(line, &v[n], err) < 0)
+      e = xrealloc(e, (n + 1) * sizeof(*e));
+      e[n] = (struct entry){ .seq = n };
+      if (parse_line(line, &e[n], err) < 0)
         {
-          ipam_lease_list_free(v, n + 1);
+          for (size_t i = 0; i <= n; i++)
+            {
+              free(e[i].l.id);
+              free(e[i].l.name);
+            }
+          free(e);
           return nook_error_prefix(err, "network `%s`: leases line %zu", network, lineno);
         }
-      n++;
+      j.lines++;
+      if (!e[n].drop)
+        {
+          j.last = e[n].l.addr;
+          j.has_last = true;
+        }
+      if (!e[n].mark)
+        n++;
     }
-  if (n > 1)
-    qsort(v, n, sizeof(*v), cmp_lease);
-  *ret = v;
-  *ret_n = n;
+  journal_replay(e, n, &j);
+  free(e);
+  *ret = j;
   return 0;
 }
 
-int ipam_leases_read(int dirfd, const char *network, struct ipam_lease **ret, size_t *ret_n,
-                     struct nook_error **err)
+static int journal_read(int dirfd, const char *network, struct journal *ret,
+                        struct nook_error **err)
 {
   _cleanup_error_ struct nook_error *e = NULL;
   _cleanup_free_ char *text = NULL;
-  int r = nook_read_file_at(dirfd, LEASES_FILE, 16 << 20, &text, NULL, &e);
+  size_t len = 0;
+  int r = nook_read_file_at(dirfd, LEASES_FILE, 16 << 20, &text, &len, &e);
 
   if (r == -ENOENT)
     {
-      *ret = NULL;
-      *ret_n = 0;
+      *ret = (struct journal){ .clean = true };
       return 0;
     }
   if (r < 0)
@@ -113,25 +208,75 @@ int ipam_leases_read(int dirfd, const char *network, struct ipam_lease **ret, si
       nook_error_prefix(&e, "network `%s`", network);
       return netns_error_move(err, &e, r);
     }
-  return leases_parse(text, network, ret, ret_n, err);
+  return journal_parse(text, len, network, ret, err);
 }
 
-static int leases_write(int dirfd, const char *network, const struct ipam_lease *v, size_t n,
-                        struct nook_error **err)
+int ipam_leases_read(int dirfd, const char *network, struct ipam_lease **ret, size_t *ret_n,
+                     struct nook_error **err)
 {
+  struct journal j;
+
+  if (journal_read(dirfd, network, &j, err) < 0)
+    return -1;
+  *ret = j.v;
+  *ret_n = j.n;
+  return 0;
+}
+
+static void lease_print(FILE *f, const struct ipam_lease *l)
+{
+  char a[INET_ADDRSTRLEN];
+  fprintf(f, "%s %s %s\n", ipv4_format(l->addr, a), l->id, l->name ? l->name : "-");
+}
+
+/* The journal compacted: its live leases and the last address handed out (when has_last),
+ * through a new file and rename(2). */
+static int journal_compact(int dirfd, const char *network, const struct ipam_lease *v, size_t n,
+                           const struct in_addr *last, struct nook_error **err)
+{
+  char a[INET_ADDRSTRLEN];
   _cleanup_free_ char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  char a[INET_ADDRSTRLEN];
 
   if (f == NULL)
     return nook_error_set(err, errno, "open_memstream");
   fputs(LEASES_HEADER, f);
   for (size_t i = 0; i < n; i++)
-    fprintf(f, "%s %s %s\n", ipv4_format(v[i].addr, a), v[i].id, v[i].name ? v[i].name : "-");
+    lease_print(f, &v[i]);
+  if (last)
+    fprintf(f, "=%s\n", ipv4_format(*last, a));
   fclose(f);
   if (nook_write_file_atomic_at(dirfd, LEASES_FILE, text, len, 0600, err) < 0)
     return nook_error_prefix(err, "network `%s`: write leases", network);
+  return 0;
+}
+
+/* Records a change to j: `add` taken (or NULL) and `drops` ids dropped, given that the live
+ * leases after it are v[0..n).  One append, or a compaction when the journal is due one. */
+static int journal_change(int dirfd, const char *network, const struct journal *j,
+                          const struct ipam_lease *add, char *const *drops, size_t n_drops,
+                          const struct ipam_lease *v, size_t n, struct nook_error **err)
+{
+  _cleanup_free_ char *text = NULL;
+  _cleanup_close_ int fd = -1;
+  size_t len = 0, lines = j->lines + (add ? 1 : 0) + n_drops;
+  const struct in_addr *last = add ? &add->addr : j->has_last ? &j->last : NULL;
+  FILE *f;
+
+  if (!j->exists || !j->clean || lines > 2 * n + LEASES_SLACK)
+    return journal_compact(dirfd, network, v, n, last, err);
+  f = open_memstream(&text, &len);
+  if (f == NULL)
+    return nook_error_set(err, errno, "open_memstream");
+  if (add)
+    lease_print(f, add);
+  for (size_t i = 0; i < n_drops; i++)
+    fprintf(f, "-%s\n", drops[i]);
+  fclose(f);
+  fd = openat(dirfd, LEASES_FILE, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 || nook_write_all(fd, text, len) < 0)
+    return nook_error_set(err, errno, "network `%s`: append to leases", network);
   return 0;
 }
 
@@ -156,29 +301,50 @@ static int network_lock(const char *state_dir, const char *network, int *ret_fd,
   return 0;
 }
 
-/* The lowest host address of net that no lease holds and is not its gateway. */
-static int find_free(const struct nook_network *net, const struct ipam_lease *v, size_t n,
-                     struct in_addr *ret, struct nook_error **err)
+/* Locks the network (network_lock) and reads its journal: *ret_dirfd stays locked. */
+static int journal_open(const char *state_dir, const char *network, int *ret_dirfd,
+                        struct journal *ret, struct nook_error **err)
 {
-  uint32_t base = ntohl(net->subnet.s_addr), size = 1u << (32 - net->prefix);
+  _cleanup_close_ int dfd = -1;
+  int r = network_lock(state_dir, network, &dfd, err);
+
+  if (r < 0)
+    return r;
+  r = journal_read(dfd, network, ret, err);
+  if (r < 0)
+    return r;
+  *ret_dirfd = TAKE_FD(dfd);
+  return 0;
+}
+
+/* The first host address of net after `last` (wrapping around; from the first one when last is
+ * NULL or outside the subnet) that no lease holds and is not the gateway. */
+static int find_free(const struct nook_network *net, const struct ipam_lease *v, size_t n,
+                     const struct in_addr *last, struct in_addr *ret, struct nook_error **err)
+{
+  uint32_t base = ntohl(net->subnet.s_addr), size = 1u << (32 - net->prefix), hosts = size - 2;
   _cleanup_free_ uint8_t *used = xcalloc(size / 8 + 1, 1);
+  uint32_t start = 0; /* index into the host addresses, offsets 1 to size - 2 */
   char a[INET_ADDRSTRLEN];
 
 #define MARK(off) (used[(off) / 8] |= (uint8_t)(1u << ((off) % 8)))
-  MARK(0);
-  MARK(size - 1);
   if (ipv4_in_subnet(net->gateway, net->subnet, net->prefix))
     MARK(ntohl(net->gateway.s_addr) - base);
   for (size_t i = 0; i < n; i++)
     if (ipv4_in_subnet(v[i].addr, net->subnet, net->prefix))
       MARK(ntohl(v[i].addr.s_addr) - base);
 #undef MARK
-  for (uint32_t off = 1; off < size - 1; off++)
-    if (!(used[off / 8] & (1u << (off % 8))))
-      {
-        ret->s_addr = htonl(base + off);
-        return 0;
-      }
+  if (last && ipv4_in_subnet(*last, net->subnet, net->prefix))
+    start = (ntohl(last->s_addr) - base) % hosts; /* the index after last's, wrapped */
+  for (uint32_t i = 0; i < hosts; i++)
+    {
+      uint32_t off = 1 + (start + i) % hosts;
+      if (!(used[off / 8] & (1u << (off % 8))))
+        {
+          ret->s_addr = htonl(base + off);
+          return 0;
+        }
+    }
   return nook_error_setx(err, ENOSPC, "network `%s`: no free address in `%s/%u` (%zu leases)",
                          net->name, ipv4_format(net->subnet, a), net->prefix, n);
 }
@@ -188,37 +354,34 @@ int ipam_lease_allocate(const char *state_dir, const struct nook_network *net, c
                         struct nook_error **err)
 {
   _cleanup_close_ int dfd = -1;
-  struct ipam_lease *v = NULL;
+  struct journal j;
   struct in_addr addr = { 0 };
-  size_t n = 0;
   int r;
 
   if (netns_id_validate(id, err) < 0 || (name && lease_name_validate(name, err) < 0))
     return -EINVAL;
-  r = network_lock(state_dir, net->name, &dfd, err);
+  r = journal_open(state_dir, net->name, &dfd, &j, err);
   if (r < 0)
     return r;
-  r = ipam_leases_read(dfd, net->name, &v, &n, err);
-  if (r < 0)
-    return r;
-  for (size_t i = 0; i < n; i++)
-    if (streq(v[i].id, id))
+  for (size_t i = 0; i < j.n; i++)
+    if (streq(j.v[i].id, id))
       {
-        *ret = v[i].addr;
+        *ret = j.v[i].addr;
         if (ret_new)
           *ret_new = false;
-        ipam_lease_list_free(v, n);
+        ipam_lease_list_free(j.v, j.n);
         return 0;
       }
-  r = find_free(net, v, n, &addr, err);
+  r = find_free(net, j.v, j.n, j.has_last ? &j.last : NULL, &addr, err);
   if (r == 0)
     {
-      v = xrealloc(v, (n + 1) * sizeof(*v));
-      v[n++] = (struct ipam_lease){ addr, xstrdup(id), name ? xstrdup(name) : NULL };
-      qsort(v, n, sizeof(*v), cmp_lease);
-      r = leases_write(dfd, net->name, v, n, err);
+      struct ipam_lease l = { addr, xstrdup(id), name ? xstrdup(name) : NULL };
+      j.v = xrealloc(j.v, (j.n + 1) * sizeof(*j.v));
+      j.v[j.n++] = l;
+      qsort(j.v, j.n, sizeof(*j.v), cmp_lease);
+      r = journal_change(dfd, net->name, &j, &l, NULL, 0, j.v, j.n, err);
     }
-  ipam_lease_list_free(v, n);
+  ipam_lease_list_free(j.v, j.n);
   if (r == 0)
     {
       *ret = addr;
@@ -234,28 +397,42 @@ static int leases_filter(const char *state_dir, const char *network,
                          struct nook_error **err)
 {
   _cleanup_close_ int dfd = -1;
-  struct ipam_lease *v = NULL;
-  size_t n = 0, kept = 0;
-  int r = network_lock(state_dir, network, &dfd, err);
+  _cleanup_strv_ char **drops = NULL;
+  struct journal j;
+  size_t kept = 0, n;
+  int r = journal_open(state_dir, network, &dfd, &j, err);
 
   if (r < 0)
     return r;
-  r = ipam_leases_read(dfd, network, &v, &n, err);
-  if (r < 0)
-    return r;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < j.n; i++)
     {
-      if (keep(&v[i], data))
+      if (keep(&j.v[i], data))
         {
-          v[kept++] = v[i];
+          j.v[kept++] = j.v[i];
           continue;
         }
-      free(v[i].id);
-      free(v[i].name);
+      nook_strv_push(&drops, j.v[i].id);
+      free(j.v[i].id);
+      free(j.v[i].name);
     }
-  r = kept == n ? 0 : leases_write(dfd, network, v, kept, err);
-  ipam_lease_list_free(v, kept);
+  n = j.n;
+  r = kept == n ? 0 : journal_change(dfd, network, &j, NULL, drops, n - kept, j.v, kept, err);
+  ipam_lease_list_free(j.v, kept);
   return r < 0 ? r : (int)(n - kept);
+}
+
+int ipam_lease_locked(const char *state_dir, const char *network, ipam_lease_fn fn, void *data,
+                      struct nook_error **err)
+{
+  _cleanup_close_ int dfd = -1;
+  struct journal j;
+  int r = journal_open(state_dir, network, &dfd, &j, err);
+
+  if (r < 0)
+    return r;
+  r = fn(j.v, j.n, data, err);
+  ipam_lease_list_free(j.v, j.n);
+  return r;
 }
 
 static bool keep_other_id(const struct ipam_lease *l, void *data)

@@ -70,6 +70,8 @@ struct nl_link
   unsigned mtu;
   uint8_t mac[6];
   bool has_mac;
+  int link_netnsid; /* IFLA_LINK_NETNSID: for a veth whose peer is in another namespace, the id
+                     * the socket's namespace knows that namespace by; else -1 */
 };
 
 /* Looks a link up by name.  Errors: ENODEV when there is none. */
@@ -128,6 +130,19 @@ int nl_addr_del(struct nl_sock *s, const char *name, int family, const void *add
  * ENETUNREACH (gateway not on a connected subnet of the link). */
 int nl_route_add_default(struct nl_sock *s, const char *name, int family, const void *gateway,
                          struct nook_error **err);
+
+/* Network namespace ids (RTM_GETNSID, RTM_NEWNSID): the numbers by which the socket's namespace
+ * names its peers, as in IFLA_LINK_NETNSID.  nl_netns_id() gives the id of the namespace
+ * netns_fd, assigning one when it has none yet.  nl_netns_alive() tells whether the namespace
+ * known as nsid still has a reference (a process, a bind mount, an open fd, a socket in it): 1
+ * if so, 0 when it has none left (the kernel then tears it down in the background, in its
+ * cleanup_net work, with every link in it) or no namespace has that id.  The kernel resolves
+ * an id only while the namespace can still be referenced, which is what makes this the test;
+ * the id of a dead namespace is freed and may name a new one later, so a caller asks soon after
+ * it learnt the id, and may only err towards "alive".  Neither request waits for the rtnl
+ * lock.  Errors: EINVAL (kernels before 4.20 do not look namespaces up by id). */
+int nl_netns_id(struct nl_sock *s, int netns_fd, int *ret_nsid, struct nook_error **err);
+int nl_netns_alive(struct nl_sock *s, int nsid, struct nook_error **err);
 
 /* Writes or reads /proc/sys/KEY (KEY like "net/ipv4/ip_forward"; no "." or ".." parts) as
  * seen from the namespace netns_fd, or the caller's when netns_fd < 0: /proc/sys/net shows
@@ -226,15 +241,22 @@ void ipam_lease_list_free(struct ipam_lease *v, size_t n);
 /* Container liveness for ipam_lease_reclaim(): true while container `id` exists. */
 typedef bool (*ipam_alive_fn)(const char *id, void *data);
 
-/* Leases live in STATE/networks/NAME/leases, one "ADDRESS ID NAME" line each (NAME "-" when
- * there is none), replaced atomically (rename) under flock(2) on the network's directory, so
- * concurrent nooks never hand out one address twice and a reader never sees half a file. */
+/* Leases live in STATE/networks/NAME/leases, a journal: "ADDRESS ID NAME" takes a lease (NAME
+ * "-" when there is none), "-ID" drops it, "=ADDRESS" records the last address handed out when
+ * a compaction dropped the line that took it (otherwise the last lease line says it).  A change is
+ * one append under flock(2) on the network's directory, so concurrent nooks never hand out one
+ * address twice; the journal is compacted (a new file and rename(2)) when dropped lines outnumber
+ * the live ones.  A reader needs no lock: a last line without its newline is not read. */
 
-/* Gives container `id` an address: the lowest free host address of the subnet, never the
- * network, gateway or broadcast address.  A container that holds one gets the same one again;
- * *ret_new (may be NULL) says whether this call made the lease.  Errors: ENOSPC when the
- * subnet is full ("network `x`: no free address in `10.0.0.0/30`"), EINVAL for an id or name
- * a lease line cannot hold, ENOENT for a network that does not exist (or was just removed). */
+/* Gives container `id` an address: the next free host address after the last one handed out,
+ * wrapping around at the end of the subnet (as CNI's host-local does), never the network,
+ * gateway or broadcast address; the first free one when none was handed out yet.  So an address
+ * is given again only after the whole subnet went round, never to the next container right
+ * after its holder left (whose veth the kernel may still be removing).  A container that holds one
+ * gets the same one again; *ret_new (may be NULL) says whether this call made the lease.  Errors:
+ * ENOSPC when the subnet is full ("network `x`: no free address in `10.0.0.0/30`"), EINVAL for an
+ * id or name a lease line cannot hold, ENOENT for a network that does not exist (or was just
+ * removed). */
 int ipam_lease_allocate(const char *state_dir, const struct nook_network *net, const char *id,
                         const char *name, struct in_addr *ret, bool *ret_new,
                         struct nook_error **err);
@@ -248,6 +270,14 @@ int ipam_lease_reclaim(const char *state_dir, const char *network, ipam_alive_fn
 /* The leases in address order.  A network without leases gives n = 0. */
 int ipam_lease_list(const char *state_dir, const char *network, struct ipam_lease **ret,
                     size_t *ret_n, struct nook_error **err);
+/* Calls fn with the leases of network (in address order) while holding the network's lock:
+ * no lease is taken or dropped until fn returns, so what fn writes from them (the containers'
+ * /etc/hosts) is never older than another writer's.  fn must not call ipam_* on this
+ * network.  Returns fn's result; ENOENT for a network that does not exist. */
+typedef int (*ipam_lease_fn)(const struct ipam_lease *v, size_t n, void *data,
+                             struct nook_error **err);
+int ipam_lease_locked(const char *state_dir, const char *network, ipam_lease_fn fn, void *data,
+                      struct nook_error **err);
 
 /* ==== nat: nftables ======================================================================== */
 
@@ -330,10 +360,22 @@ struct netns_attachment
  * netns_resolv_conf_render() for its /etc files). */
 int netns_container_attach(const struct netns_attach_config *cfg, struct netns_attachment *ret,
                            struct nook_error **err);
-/* Undoes attach: deletes the host end of the veth (the peer goes with it), the container's nft
- * rules and its lease, in `network` or, when network is NULL, in every network.  Anything
- * already gone is skipped, so it serves after a crash and can run twice. */
-int netns_container_detach(const char *state_dir, const char *network, const char *id,
+/* Undoes attach, in `network` or, when network is NULL, in every network: the host end of the
+ * veth, then the container's nft rules, then its lease (only once the rules are gone).
+ * The veth: when the container's namespace has no reference left (the caller dropped its own,
+ * e.g. unmounted the file that held it, after the container's processes were gone), the
+ * kernel tears the namespace down in the background and the pair goes with it, a few ms
+ * later; detach leaves it to do so and returns at once.  While something still holds the
+ * namespace (a stray process after a crash; detach gives it up to 5 ms to be seen dying, as
+ * the stack may hold it briefly in deferred work), or when that cannot be told, detach deletes
+ * the host end itself, which waits for the kernel (20-30 ms).  netns_id: the container's namespace
+ * as nl_netns_id() named it (on a socket of the caller's namespace) before the caller dropped
+ * its reference, or -1 when not known: the veth's IFLA_LINK_NETNSID is asked then.  The
+ * addresses a network hands out go round (ipam_lease_allocate()), so a pair still on its way
+ * out does not meet a new container with its address and MAC, and attach deletes a host end
+ * of an earlier attach of the same id that it still finds.  Anything already gone is skipped,
+ * so it serves after a crash and can run twice. */
+int netns_container_detach(const char *state_dir, const char *network, const char *id, int netns_id,
                            struct nook_error **err);
 
 /* /etc/hosts for a container: localhost lines, then `names` (its hostname and container name,

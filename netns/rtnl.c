@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -313,6 +314,7 @@ static int link_attr_cb(const struct nlattr *a, void *data)
       break;
     case IFLA_MTU:
     case IFLA_MASTER:
+    case IFLA_LINK_NETNSID:
       if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
         return MNL_CB_ERROR;
       break;
@@ -372,6 +374,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     l->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
   if (tb[IFLA_MASTER])
     l->master = (int)mnl_attr_get_u32(tb[IFLA_MASTER]);
+  l->link_netnsid = tb[IFLA_LINK_NETNSID] ? (int)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID])
+                                          : NETNSA_NSID_NOT_ASSIGNED;
   if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == sizeof(l->mac))
     {
       memcpy(l->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), sizeof(l->mac));
@@ -424,6 +428,103 @@ int nl_link_exists(struct nl_sock *s, const char *name, struct nook_error **err)
   if (err && *err == NULL)
     *err = TAKE_PTR(e);
   return r;
+}
+
+/* ---- namespace ids ---------------------------------------------------------------------- */
+
+struct nsid_reply
+{
+  int nsid;
+  bool found;
+  bool bad;
+};
+
+static int nsid_attr_cb(const struct nlattr *a, void *data)
+{
+  const struct nlattr **tb = data;
+
+  if (mnl_attr_type_valid(a, NETNSA_MAX) < 0 || mnl_attr_get_type(a) != NETNSA_NSID)
+    return MNL_CB_OK;
+  if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+    return MNL_CB_ERROR;
+  tb[NETNSA_NSID] = a;
+  return MNL_CB_OK;
+}
+
+static int nsid_cb(const struct nlmsghdr *nlh, void *data)
+{
+  struct nsid_reply *r = data;
+  const struct nlattr *tb[NETNSA_MAX + 1] = { 0 };
+
+  if (nlh->nlmsg_type != RTM_NEWNSID || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct rtgenmsg)
+      || mnl_attr_parse(nlh, sizeof(struct rtgenmsg), nsid_attr_cb, tb) < 0
+      || tb[NETNSA_NSID] == NULL)
+    {
+      r->bad = true;
+      return MNL_CB_OK;
+    }
+  r->nsid = (int)mnl_attr_get_u32(tb[NETNSA_NSID]);
+  r->found = true;
+  return MNL_CB_OK;
+}
+
+/* RTM_GETNSID or RTM_NEWNSID naming the peer namespace by fd (>= 0) or by nsid. */
+static int nsid_talk(struct nl_sock *s, uint16_t type, int fd, int nsid, struct nsid_reply *r)
+{
+  char buf[NL_BUF_SIZE];
+  struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+  struct rtgenmsg *g;
+
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+  g->rtgen_family = AF_UNSPEC;
+  if (fd >= 0)
+    mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
+  if (fd < 0 || type == RTM_NEWNSID)
+    mnl_attr_put_u32(nlh, NETNSA_NSID, (uint32_t)nsid);
+  *r = (struct nsid_reply){ .nsid = NETNSA_NSID_NOT_ASSIGNED };
+  if (nl_talk(s, buf, nsid_cb, r) < 0)
+    return -1;
+  if (r->bad || (type == RTM_GETNSID && !r->found))
+    {
+      errno = EBADMSG;
+      return -1;
+    }
+  return 0;
+}
+
+int nl_netns_id(struct nl_sock *s, int netns_fd, int *ret_nsid, struct nook_error **err)
+{
+  struct nsid_reply r;
+
+  if (nsid_talk(s, RTM_GETNSID, netns_fd, 0, &r) < 0)
+    return nl_fail(s, err, "get the id of network namespace (fd %d)", netns_fd);
+  if (r.nsid < 0)
+    {
+      /* none yet: the kernel picks one (EEXIST: someone else just did) */
+      if (nsid_talk(s, RTM_NEWNSID, netns_fd, NETNSA_NSID_NOT_ASSIGNED, &r) < 0 && errno != EEXIST)
+        return nl_fail(s, err, "assign an id to network namespace (fd %d)", netns_fd);
+      if (nsid_talk(s, RTM_GETNSID, netns_fd, 0, &r) < 0)
+        return nl_fail(s, err, "get the id of network namespace (fd %d)", netns_fd);
+      if (r.nsid < 0)
+        return nook_error_setx(err, ENOENT, "network namespace (fd %d) has no id", netns_fd);
+    }
+  *ret_nsid = r.nsid;
+  return 0;
+}
+
+int nl_netns_alive(struct nl_sock *s, int nsid, struct nook_error **err)
+{
+  struct nsid_reply r;
+
+  if (nsid < 0)
+    return nook_error_setx(err, EINVAL, "network namespace id %d: not an id", nsid);
+  if (nsid_talk(s, RTM_GETNSID, -1, nsid, &r) == 0)
+    return 1;
+  if (errno == ENOENT)
+    return 0;
+  return nl_fail(s, err, "look up network namespace id %d", nsid);
 }
 
 /* ---- changing links --------------------------------------------------------------------- */

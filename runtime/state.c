@@ -97,26 +97,40 @@ int nook_state_alias_set(const char *root, const char *name, const char *id, str
 {
   _cleanup_free_ char *dir = xasprintf("%s/" ALIAS_DIR, root);
   _cleanup_free_ char *tmp = NULL;
-  _cleanup_close_ int dfd = -1;
+  int r = -1;
 
   if (nook_id_validate(name, err) < 0 || nook_id_validate(id, err) < 0)
     return -EINVAL;
-  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-    return nook_error_set(err, errno, "create `%s`", dir);
-  dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dfd < 0)
-    return nook_error_set(err, errno, "open `%s`", dir);
-  /* symlink + rename: a reader sees the old link or the new one. */
+  /* symlink + rename: a reader sees the old link or the new one.  A concurrent alias_remove
+   * may take the directory away between mkdir and symlink: then once more. */
   tmp = xasprintf(".%s.%d", name, (int)getpid());
-  if (symlinkat(id, dfd, tmp) < 0)
-    return nook_error_set(err, errno, "create the alias `%s/%s`", dir, name);
-  if (renameat(dfd, tmp, dfd, name) < 0)
+  for (int attempt = 0; attempt < 3 && r < 0; attempt++)
     {
-      int e = errno;
-      unlinkat(dfd, tmp, 0);
-      return nook_error_set(err, e, "create the alias `%s/%s`", dir, name);
+      _cleanup_close_ int dfd = -1;
+      if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return nook_error_set(err, errno, "create `%s`", dir);
+      dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (dfd < 0 && errno == ENOENT)
+        continue;
+      if (dfd < 0)
+        return nook_error_set(err, errno, "open `%s`", dir);
+      if (symlinkat(id, dfd, tmp) < 0)
+        {
+          if (errno == ENOENT)
+            continue;
+          return nook_error_set(err, errno, "create the alias `%s/%s`", dir, name);
+        }
+      if (renameat(dfd, tmp, dfd, name) < 0)
+        {
+          int e = errno;
+          unlinkat(dfd, tmp, 0);
+          return nook_error_set(err, e, "create the alias `%s/%s`", dir, name);
+        }
+      r = 0;
     }
-  return 0;
+  return r < 0 ? nook_error_setx(err, ENOENT, "create the alias `%s/%s`: the directory keeps "
+                                               "disappearing", dir, name)
+               : 0;
 }
 
 void nook_state_alias_remove(const char *root, const char *name, const char *id)
@@ -124,8 +138,13 @@ void nook_state_alias_remove(const char *root, const char *name, const char *id)
   _cleanup_free_ char *path = xasprintf("%s/" ALIAS_DIR "/%s", root, name);
   _cleanup_free_ char *target = nook_state_alias_resolve(root, name);
 
-  if (streq(target, id))
-    unlink(path);
+  if (streq(target, id) && unlink(path) == 0)
+    {
+      /* The last alias takes the directory with it, so that an empty state root is empty. */
+      free(path);
+      path = xasprintf("%s/" ALIAS_DIR, root);
+      rmdir(path);
+    }
 }
 
 char *nook_state_alias_resolve(const char *root, const char *what)

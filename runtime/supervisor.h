@@ -68,7 +68,8 @@ struct nook_sup_status
   int64_t started_ns;     /* CLOCK_REALTIME of the last start, ns; 0 before */
   int64_t finished_ns;    /* CLOCK_REALTIME of the last exit, ns; 0 before */
   unsigned restart_count;
-  char error[512];        /* NOOK_SUP_FAILED: why */
+  char error[512];        /* NOOK_SUP_FAILED: why; otherwise "cleanup: ..." when the last
+                           * cleanup failed, or "" */
 };
 
 const char *nook_sup_state_to_string(enum nook_sup_state s);
@@ -127,7 +128,8 @@ struct nook_supervisor_ops
   /* Creates and starts the container with the child's fds 0, 1, 2 as its stdio and, with a
    * terminal, console_fd (> 0) to send the pty master to (nook_create_opts.console_fd).
    * Returns once the init was executed: *ret_pid, and in *ret_oom_file the file whose OOM
-   * count tells an OOM kill (cgroup v2 memory.events, v1 memory.oom_control), or NULL. */
+   * count tells an OOM kill (cgroup v2 memory.events, v1 memory.oom_control), or NULL.  The
+   * cgroup must be new for this run: any count above 0 at the exit is an OOM kill. */
   int (*create)(void *data, int console_fd, pid_t *ret_pid, char **ret_oom_file,
                 struct nook_error **err);
   /* After an exit: the OCI delete (poststop hooks), and unless restarting the network, the
@@ -138,13 +140,20 @@ struct nook_supervisor_ops
 
 /* Runs the supervisor in the calling process (the body of `nook __supervise`): sock is the
  * spawning client's end-of-socketpair (fd number it was given), or -1 for none.  Returns the
- * process exit status for the verb: 0 after a clean end. */
+ * process exit status for the verb: 0 after a clean end, 1 when the setup (directory, log,
+ * attach socket; EBUSY when another supervisor listens there) or the create failed (the
+ * clients got NOOK_MSG_ERROR).  It blocks SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1
+ * and SIGUSR2 (read from a signalfd; all but SIGCHLD are forwarded to the init) and ignores
+ * SIGPIPE. */
 int nook_supervisor_main(const struct nook_supervisor_opts *o, const struct nook_supervisor_ops *ops,
                          int sock);
 
 /* Spawns a supervisor for o (see the top of this file): `nook EXEC_ARGS... __supervise
- * [options] ID` from /proc/self/exe.  Returns the caller's end of the socketpair in *ret_sock;
- * the first message on it is NOOK_MSG_STARTED or NOOK_MSG_ERROR. */
+ * [options] -- ID` from /proc/self/exe, with o->dir made absolute, fds 0-2 on /dev/null, the
+ * socket on fd 3, no other fd, default signal dispositions, cwd /.  Call it before making the
+ * caller a child subreaper (the supervisor would stay its child).  Returns the caller's end of
+ * the socketpair in *ret_sock; the first message on it is NOOK_MSG_STARTED or
+ * NOOK_MSG_ERROR. */
 int nook_supervisor_spawn(const struct nook_supervisor_opts *o, int *ret_sock,
                           struct nook_error **err);
 
@@ -157,9 +166,13 @@ int nook_supervisor_parse_args(int argc, char **argv, struct nook_supervisor_opt
  *
  * SOCK_SEQPACKET; every message is one packet: a type byte, then a payload of at most
  * NOOK_MSG_MAX - 1 bytes; integers in host byte order (the socket never leaves the machine).
+ * At most 16 clients at once (one more gets NOOK_MSG_ERROR EUSERS and is closed).  Output goes
+ * to every client that did not send WATCH, as it is read; STARTED, EXIT and ERROR go to every
+ * client.  The supervisor never blocks on a client: when one's socket is full the output waits
+ * for it (the container then waits on its pipe) for at most 10 s, then that client is closed.
  * Client -> supervisor: */
 #define NOOK_MSG_STDIN 'i'     /* data for the container's stdin */
-#define NOOK_MSG_STDIN_EOF 'c' /* close the container's stdin */
+#define NOOK_MSG_STDIN_EOF 'c' /* close the container's stdin (ignored with a terminal) */
 #define NOOK_MSG_RESIZE 'w'    /* uint16_t rows, cols */
 #define NOOK_MSG_STOP 's'      /* uint32_t timeout_s: the stop signal, SIGKILL after timeout_s */
 #define NOOK_MSG_KILL 'k'      /* int32_t signal: to the init; marks stopped_by_user */
@@ -197,6 +210,11 @@ struct nook_attach_opts
   const char *detach_keys; /* with tty and stdin: e.g. "ctrl-p,ctrl-q"; NULL: the default;
                             * "": none */
 };
+
+/* "ctrl-p,ctrl-q" (NULL: that default; "": none) into the bytes of the sequence: each key a
+ * character or ctrl-a .. ctrl-z, ctrl-@, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_; at most 16.
+ * EINVAL: "--detach-keys `ctrl-1`: `ctrl-1` is not a key (...)". */
+int nook_detach_keys_parse(const char *s, char ret[16], size_t *ret_n, struct nook_error **err);
 
 /* The client side of an attached session on sock (a spawned supervisor's or a connected
  * one): relays stdin / stdout / stderr and resizes until the exit message, EOF, or the detach

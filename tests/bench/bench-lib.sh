@@ -9,7 +9,7 @@
 # tools (hyperfine, jq and TOOL...), sources helpers.bash and makes the work dir $work (its
 # name $tag is the cgroup parent of the runs); `bench_remove_cgroups` removes those cgroups;
 # `bench_hyperfine JSON ARGS...` runs hyperfine; `bench_measured` and `bench_table` print the
-# head of a table and its rows.
+# head of a table and its rows; `bench_commands` the commands of ${candidates[@]} ("NAME|CMD").
 
 bench_args() {
 	while [ $# -gt 0 ]; do
@@ -92,4 +92,15 @@ bench_table() {
 		"| \(.command) | \(.median | ms) | \(.mean | ms) ± \(.stddev // 0 | ms) | \(.min | ms) | " +
 		(if $base == "" then "n/a" else ((.median / ($base | tonumber) * 100 | round / 100 | tostring) + "×") end) +
 		" |"' "$json"
+}
+
+# bench_commands: the commands of ${candidates[@]} ("NAME|COMMAND") as a sh block, one comment
+# line of NAME before each, with the work dir written $WORK.
+bench_commands() {
+	local c
+	echo '```sh'
+	for c in "${candidates[@]}"; do
+		printf '# %s\n%s\n' "${c%%|*}" "${c#*|}"
+	done | sed "s|$work|\$WORK|g"
+	echo '```'
 }

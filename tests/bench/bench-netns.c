@@ -71,7 +71,7 @@ static int round_trip(const char *state, int n, const struct nat_port *ports, si
       _cleanup_free_ char *id = xasprintf("bench-%d", i);
       double t0 = bench_now_us();
 
-      if (netns_container_detach(state, NETWORK_DEFAULT, id, &err) < 0)
+      if (netns_container_detach(state, NETWORK_DEFAULT, id, -1, &err) < 0)
         r = fail(err);
       t_detach[i] = bench_now_us() - t0;
     }

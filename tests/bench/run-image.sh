@@ -4,6 +4,9 @@
 # one), with hyperfine; write a markdown table of medians and ratios to podman into
 # docs/benchmarks.md between the run-image markers, so a rerun replaces it.
 #
+# Both default networks (nook's bridge `nook`, podman's netavark bridge) are timed inside a
+# network namespace of their own per run (`unshare -n`), so each run also makes the bridge.
+#
 # podman runs on its own --root/--runroot/--tmpdir under the work dir (overlay storage, cgroupfs,
 # file events), with the busybox rootfs `podman import`ed: nothing of the machine's podman is
 # touched.  This host needs `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024` for podman
@@ -49,11 +52,12 @@ echo "run-image.sh: importing busybox into podman and nook" >&2
 "$srcdir/tests/helpers/make-busybox-rootfs.sh" "$work/rootfs"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 "${pm[@]}" import "$work/rootfs.tar" localhost/bench-busybox >/dev/null
-"${nk[@]}" run --rm --cgroup-parent "$tag" busybox true # imports the embedded image
+"${nk[@]}" run --rm --net none --cgroup-parent "$tag" busybox true # imports the embedded image
 
 base="podman --runtime runc, --network none"
 candidates=(
-	"nook run --rm busybox true|${nk[*]} run --rm --cgroup-parent $tag busybox true"
+	"nook run --rm --net none busybox true|${nk[*]} run --rm --net none --cgroup-parent $tag busybox true"
+	"nook run --rm busybox true, default network|unshare -n ${nk[*]} run --rm --cgroup-parent $tag busybox true"
 	"$base|${pm[*]} ${pmrun[*]} --network none localhost/bench-busybox true"
 	"podman --runtime runc, default network|unshare -n ${pm[*]} ${pmrun[*]} localhost/bench-busybox true"
 )
@@ -84,11 +88,7 @@ table=$work/table.md
 	echo "Exact commands (\`\$WORK\` is the temp dir; podman's image is the busybox rootfs imported"
 	echo "with \`podman import\`, nook's the image it embeds):"
 	echo
-	echo '```sh'
-	for c in "${candidates[@]}"; do
-		printf '# %s\n%s\n' "${c%%|*}" "${c#*|}"
-	done | sed "s|$work|\$WORK|g"
-	echo '```'
+	bench_commands
 	echo
 	echo "<!-- run-image:end -->"
 } >"$table"

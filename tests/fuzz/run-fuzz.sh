@@ -65,9 +65,11 @@ out=$builddir/tests/fuzz
 mkdir -p "$out/build" "$out/crashes" "$out/logs"
 
 # ---- build ------------------------------------------------------------------------------------
-pkgs="libseccomp libcap libmnl yajl nettle libarchive zlib libzstd libcurl libnftnl"
-cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags $pkgs)"}
-libs=${FUZZ_LIBS:-"$(pkg-config --libs $pkgs)"}
+# libarchive and libcurl are loaded with dlopen, as in nook (images/dl.h): their headers are
+# needed, not their libraries.
+pkgs="libseccomp libcap libmnl yajl nettle zlib libzstd libnftnl"
+cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags $pkgs libarchive libcurl)"}
+libs=${FUZZ_LIBS:-"$(pkg-config --libs $pkgs) -ldl"}
 clang=${CLANG:-clang}
 san="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 

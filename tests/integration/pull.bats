@@ -166,7 +166,7 @@ fake_mode() {
 	on_teardown "while read -r b; do rmdir \"\$b/$cgp\" 2>/dev/null; done < <(nook_cgroup_bases)"
 	nook_pull --insecure "$REGISTRY/test/busybox" >/dev/null
 	run --separate-stderr timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" \
-		--storage "$STORAGE" run --rm --cgroup-parent "$cgp" -e "$(container_env_marker)" \
+		--storage "$STORAGE" run --rm --net none --cgroup-parent "$cgp" -e "$(container_env_marker)" \
 		"$REGISTRY/test/busybox" sh -c 'echo hello from $0' pull
 	assert_status 0
 	assert_output "hello from pull"

@@ -30,7 +30,9 @@ nook_cli() {
 	timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
 }
 
-# nrun ARGS...: `nook run` tagged for the leftover checks.
+# nrun ARGS...: `nook run` tagged for the leftover checks.  --net none: these tests run in the
+# machine's network namespace, where the default bridge network must not appear (networks are
+# tested in net-run.bats, in a namespace of the test's own).
 nrun() {
-	nook_cli run --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
+	nook_cli run --net none --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
 }

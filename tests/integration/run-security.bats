@@ -17,7 +17,7 @@ status_field() {
 
 # container_dir NAME: the store's directory of the container named NAME.
 container_dir() {
-	dirname "$(grep -lx "$1" "$STORAGE"/containers/*/name)"
+	echo "$STORAGE/containers/$(readlink "$STORAGE/names/$1")"
 }
 
 # bad_flag MENTION ARGS...: `nook run ARGS busybox true` fails with 125, one line naming MENTION,

@@ -64,9 +64,10 @@ setup() {
 @test "a container's writes go to its upper layer; the image is untouched and shared" {
 	run nrun --name first busybox sh -c 'echo data >/root/file; rm /bin/vi'
 	assert_status 0
-	id=$(cat "$STORAGE"/containers/*/name | head -n1)
-	[ "$id" = first ]
-	dir=$(dirname "$(grep -l first "$STORAGE"/containers/*/name)")
+	# the name is a link to the container's id
+	[ -L "$STORAGE/names/first" ]
+	dir=$STORAGE/containers/$(readlink "$STORAGE/names/first")
+	jq -e '.name == "first"' "$dir/run.json"
 	[ "$(cat "$dir/upper/root/file")" = data ]
 	# rm of an image file is a whiteout in the upper layer, the layer keeps it
 	[ -c "$dir/upper/bin/vi" ]
@@ -140,11 +141,13 @@ g
 
 /e:
 new"
-	# Two containers of the image share its three layers: no copy, one mount each.
+	# Two containers of the image share its three layers: no copy, one mount each (the upper
+	# layers hold only the mount points of /etc/hosts and /etc/hostname, which the image lacks).
 	run nrun --name a example.org/wh:1 true
 	run nrun --name b example.org/wh:1 true
 	[ "$(ls "$STORAGE/layers" | wc -l)" -eq 3 ]
-	[ -z "$(find "$STORAGE"/containers/*/upper -mindepth 1)" ]
+	[ -z "$(find "$STORAGE"/containers/*/upper -mindepth 1 ! -path '*/upper/etc' \
+		! -path '*/upper/etc/hosts' ! -path '*/upper/etc/hostname')" ]
 	run nook_cli image rm example.org/wh:1
 	assert_status 125 # in use by a and b
 	run nook_cli rm a b
@@ -176,7 +179,7 @@ new"
 /etc/passwd
 empty
 1"
-	dir=$(dirname "$(grep -l '^v$' "$STORAGE"/containers/*/name)")
+	dir=$STORAGE/containers/$(readlink "$STORAGE/names/v")
 	# the write went to the volume, not the container's upper layer or the image's layer
 	[ "$(cat "$dir/volumes/0/new")" = more ]
 	[ ! -e "$dir/upper/data/new" ]
@@ -184,4 +187,93 @@ empty
 	run nook_cli rm v
 	assert_status 0
 	[ ! -e "$dir" ]
+}
+
+@test "run -d prints the id and returns; the container runs under its supervisor" {
+	run --separate-stderr nrun -d --name bg busybox sh -c 'echo started; sleep 60'
+	assert_status 0
+	id=$output
+	[[ $id =~ ^[0-9a-f]{64}$ ]]
+	dir=$STORAGE/containers/$id
+	[ -S "$dir/attach" ]
+	grep -q '"state": *"running"' "$dir/status.json"
+	spid=$(sed -n 's/.*"supervisorPid": *\([0-9]*\).*/\1/p' "$dir/status.json")
+	kill -0 "$spid"
+	# the supervisor is the init's parent, in a session of its own (not its leader: it can
+	# never get a controlling terminal), away from this shell's
+	pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$dir/status.json")
+	[ "$(awk '{print $4}' "/proc/$pid/stat")" = "$spid" ]
+	[ "$(ps -o sid= -p "$spid" | tr -d ' ')" != "$(ps -o sid= -p $$ | tr -d ' ')" ]
+	[ "$(ps -o sid= -p "$spid" | tr -d ' ')" != "$spid" ]
+	# an OCI container in the same state root, by id and by name
+	run "$NOOK_BUILDDIR/nook" oci --root "$ROOT" state "$id"
+	assert_status 0
+	[[ $output == *'"status": "running"'* ]]
+	run "$NOOK_BUILDDIR/nook" oci --root "$ROOT" state bg
+	assert_status 0
+	[[ $output == *"\"id\": \"$id\""* ]]
+	grep -q 'stdout F started' "$dir/ctr.log"
+	run nook_cli rm -f bg
+	assert_status 0
+	! kill -0 "$spid" 2>/dev/null
+	[ ! -e "$dir" ]
+	state_root_is_empty
+}
+
+@test "run -i relays stdin; -t gives the container a terminal" {
+	out=$(printf 'one\ntwo\n' | nrun --rm -i busybox cat)
+	[ "$out" = $'one\ntwo' ]
+	# without -i the container's stdin is /dev/null
+	out=$(echo lost | nrun --rm busybox cat)
+	[ -z "$out" ]
+	run --separate-stderr nrun --rm -t busybox sh -c 'tty; exit 3'
+	assert_status 3
+	[[ $output == /dev/pts/* ]]
+}
+
+@test "stdout and stderr are told apart, in the terminal and in the log" {
+	run --separate-stderr nrun --name both busybox sh -c 'echo out; echo err >&2'
+	assert_status 0
+	assert_output out
+	[ "$stderr" = err ]
+	id=$(readlink "$STORAGE/names/both")
+	grep -Eq '^[0-9-]+T[0-9:.]+Z stdout F out$' "$STORAGE/containers/$id/ctr.log"
+	grep -Eq '^[0-9-]+T[0-9:.]+Z stderr F err$' "$STORAGE/containers/$id/ctr.log"
+	grep -q '"exitCode": *0' "$STORAGE/containers/$id/status.json"
+}
+
+@test "two runs racing for one name: exactly one gets it" {
+	for i in 1 2 3 4 5 6; do
+		nrun -d --name racer busybox sleep 30 >"$TEST_DIR/race.$i" 2>&1 &
+	done
+	wait
+	[ "$(grep -lE '^[0-9a-f]{64}$' "$TEST_DIR"/race.* | wc -l)" -eq 1 ]
+	[ "$(grep -l 'the name `racer` is in use' "$TEST_DIR"/race.* | wc -l)" -eq 5 ]
+	[ "$(ls "$STORAGE/containers" | wc -l)" -eq 1 ]
+	run nook_cli rm -f racer
+	assert_status 0
+}
+
+@test "a run that fails to start stays without --rm, as podman's; rm removes it" {
+	run --separate-stderr nrun --name broken busybox no-such-command
+	assert_status 127
+	[ -L "$STORAGE/names/broken" ]
+	run --separate-stderr nrun --name broken busybox true
+	assert_status 125
+	run nook_cli rm broken
+	assert_status 0
+	[ -z "$(ls -A "$STORAGE/containers")" ]
+}
+
+@test "bad supervisor flags: --restart, --log-max-size, --rm with --restart" {
+	run --separate-stderr nrun --restart sometimes busybox true
+	assert_status 125
+	assert_one_line_error "--restart \`sometimes\`"
+	run --separate-stderr nrun --log-max-size 12q busybox true
+	assert_status 125
+	assert_one_line_error "--log-max-size \`12q\`"
+	run --separate-stderr nrun --rm --restart always busybox true
+	assert_status 125
+	assert_one_line_error "--rm and --restart"
+	[ -z "$(ls -A "$STORAGE/containers" 2>/dev/null)" ]
 }

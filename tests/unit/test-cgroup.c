@@ -682,6 +682,16 @@ static void live_oom(void)
   memset(&s, 0, sizeof(s));
   ret = nook_cgroup_stats(cg, &s, NULL);
   tap_ok(ret == 0 && s.oom_kill >= 1, "stats: oom_kill %" PRIu64, s.oom_kill);
+  {
+    _cleanup_free_ char *file = NULL, *text = NULL;
+    const char *line;
+    ret = nook_cgroup_oom_file(cg, &file, NULL);
+    if (ret == 0)
+      nook_read_file_at(AT_FDCWD, file, 4096, &text, NULL, NULL);
+    line = text ? strstr(text, "oom_kill ") : NULL;
+    tap_ok(line && (line == text || line[-1] == '\n') && strtoull(line + 9, NULL, 10) >= 1,
+           "the oom file `%s` counts it", file ? file : "");
+  }
   tap_ok(nook_cgroup_destroy(cg, NULL) == 0 && dirs_gone(dirs), "oom cgroup destroyed");
   nook_cgroup_free(cg);
 }

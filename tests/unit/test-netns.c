@@ -360,7 +360,8 @@ static void test_ipam(const char *state)
             && streq(ipv4_format(addr, a), "192.0.2.3"),
         "a released address is given again (%s)", a);
   nook_read_file_at(AT_FDCWD, leases_path, 1 << 20, &text, NULL, NULL);
-  CHECK(has(text, "192.0.2.3 c9 db\n192.0.2.4 c2 -\n"), "lease file lines: %s", text);
+  CHECK(has(text, "192.0.2.6 c4 -\n-c1\n192.0.2.3 c9 db\n"),
+        "the lease file is a journal: a release appends -ID, a lease its line: %s", text);
   CHECK(ipam_lease_list(state, "t", &v, &n, E) == 0 && n == 5 && streq(v[1].id, "c9")
             && streq(v[1].name, "db") && v[2].name == NULL,
         "list");
@@ -400,6 +401,117 @@ static void test_ipam_reclaim_and_errors(const char *state)
             && has(msg(err), "network `t`: leases line 2: `192.0.2.x` is not an IPv4 address"),
         "a damaged lease file names the line: %s", msg(err));
   write_path(path, "");
+}
+
+/* The journal: the later line of an id wins, a cut-off last line is not a lease (and the next
+ * change rewrites the file whole), and churn is compacted away. */
+static int count_leases(const struct ipam_lease *v, size_t n, void *data, struct nook_error **err)
+{
+  (void)v;
+  (void)err;
+  *(size_t *)data = n;
+  return 7;
+}
+
+static void test_ipam_journal(const char *state)
+{
+  _cleanup_network_ struct nook_network *j = net_create(state, "j", "203.0.113.0/24", NULL, "brj");
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_free_ char *path = xasprintf("%s/networks/j/leases", state);
+  struct ipam_lease *v = NULL;
+  struct in_addr addr;
+  size_t n = 0, lines = 0;
+  bool ok = true;
+
+  if (!j)
+    return;
+  write_path(path, "203.0.113.9 a -\n203.0.113.7 b web\n-a\n203.0.113.5 c -\n-c\n"
+                   "203.0.113.4 c db\n203.0.113.8 d");
+  CHECK(ipam_lease_list(state, "j", &v, &n, E) == 0 && n == 2 && streq(v[0].id, "c")
+            && streq(v[0].name, "db") && streq(v[1].id, "b"),
+        "replay: drops and a later lease win, the cut-off line is not read (%zu)", n);
+  ipam_lease_list_free(v, n);
+  CHECK(ipam_lease_allocate(state, j, "e", NULL, &addr, NULL, E) == 0
+            && ipam_lease_list(state, "j", &v, &n, E) == 0 && n == 3,
+        "a change after a cut-off line: %s", msg(err));
+  ipam_lease_list_free(v, n);
+  _cleanup_free_ char *text = NULL;
+  nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
+  CHECK(text && !has(text, "203.0.113.8 d") && !has(text, "-a\n")
+            && has(text, "203.0.113.4 c db\n"),
+        "... rewrites the journal whole: %s", text);
+  for (int i = 0; i < 300 && ok; i++)
+    {
+      _cleanup_free_ char *id = xasprintf("churn%d", i);
+      ok = ipam_lease_allocate(state, j, id, NULL, &addr, NULL, E) == 0
+           && ipam_lease_release(state, "j", id, E) == 1;
+    }
+  free(text);
+  text = NULL;
+  nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
+  for (const char *p = text; p && (p = strchr(p, '\n')); p++)
+    lines++;
+  CHECK(ok && lines <= 2 * 3 + 64 + 2, "300 leases taken and dropped: %zu lines left (%s)", lines,
+        msg(err));
+  CHECK(ipam_lease_locked(state, "j", count_leases, &n, E) == 7 && n == 3,
+        "ipam_lease_locked hands the leases to its callback and returns its result");
+  CHECK(ipam_lease_locked(state, "nope", count_leases, &n, E) == -ENOENT,
+        "ipam_lease_locked: an unknown network");
+}
+
+/* Round-robin: the next free address after the last one handed out, wrapping around; the last
+ * one survives its lease and a compaction of the journal. */
+static void test_ipam_round_robin(const char *state)
+{
+  _cleanup_network_ struct nook_network *r = net_create(state, "rr", "192.0.2.16/29", NULL, "brr");
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_free_ char *path = xasprintf("%s/networks/rr/leases", state), *text = NULL;
+  const char *cycle[] = { "192.0.2.18", "192.0.2.19", "192.0.2.20", "192.0.2.21", "192.0.2.22" };
+  char a[INET_ADDRSTRLEN];
+  struct in_addr addr;
+  size_t lines = 0;
+  bool ok = true;
+
+  if (!r)
+    return;
+  CHECK(ipam_lease_allocate(state, r, "x1", NULL, &addr, NULL, E) == 0
+            && streq(ipv4_format(addr, a), "192.0.2.18")
+            && ipam_lease_allocate(state, r, "x2", NULL, &addr, NULL, E) == 0
+            && streq(ipv4_format(addr, a), "192.0.2.19"),
+        "the first addresses in order (%s)", msg(err));
+  ipam_lease_release(state, "rr", "x1", NULL);
+  ipam_lease_release(state, "rr", "x2", NULL);
+  CHECK(ipam_lease_allocate(state, r, "x3", NULL, &addr, NULL, E) == 0
+            && streq(ipv4_format(addr, a), "192.0.2.20"),
+        "a released address is not the next one given: %s", a);
+  CHECK(ipam_lease_allocate(state, r, "x4", NULL, &addr, NULL, E) == 0
+            && ipam_lease_allocate(state, r, "x5", NULL, &addr, NULL, E) == 0
+            && ipam_lease_allocate(state, r, "x6", NULL, &addr, NULL, E) == 0
+            && streq(ipv4_format(addr, a), "192.0.2.18"),
+        "at the end of the subnet it wraps around, past the gateway: %s", a);
+  CHECK(ipam_lease_allocate(state, r, "x7", NULL, &addr, NULL, E) == 0
+            && streq(ipv4_format(addr, a), "192.0.2.19"),
+        "and skips what is taken: %s", a);
+  write_path(path, "192.0.2.22 y1 -\n=192.0.2.20\n-y1\n");
+  CHECK(ipam_lease_allocate(state, r, "y2", NULL, &addr, NULL, E) == 0
+            && streq(ipv4_format(addr, a), "192.0.2.21"),
+        "an =ADDRESS line after the last lease line says where to go on: %s", a);
+  write_path(path, "");
+  /* 60 times round the five addresses: compactions on the way must not lose the place */
+  for (int i = 0; i < 300 && ok; i++)
+    {
+      _cleanup_free_ char *id = xasprintf("rr%d", i);
+      ok = ipam_lease_allocate(state, r, id, NULL, &addr, NULL, E) == 0
+           && streq(ipv4_format(addr, a), cycle[i % 5])
+           && ipam_lease_release(state, "rr", id, E) == 1;
+    }
+  nook_read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL, NULL);
+  for (const char *p = text; p && (p = strchr(p, '\n')); p++)
+    lines++;
+  CHECK(ok && lines < 100,
+        "300 leases taken and dropped go round and round, through compactions "
+        "(%zu lines left; %s, %s)",
+        lines, a, msg(err));
 }
 
 /* Two kinds of contention: a lock held by someone else makes allocate wait; and four
@@ -594,6 +706,35 @@ static void test_rtnl(void)
   nook_error_freep(&err);
   nl_link_del(s, "va", NULL);
   nl_link_del(s, "brx", NULL);
+}
+
+/* Namespace ids: a veth's peer namespace by id, and whether it is still alive once the last
+ * reference to it is gone. */
+static void test_netns_ids(void)
+{
+  _cleanup_nl_sock_ struct nl_sock *s = NULL;
+  _cleanup_error_ struct nook_error *err = NULL;
+  int ctr = new_netns(), nsid = -1, again = -2;
+  struct nl_veth v = { .name = "vid", .peer = "eth0", .peer_netns_fd = ctr };
+  struct nl_link l;
+
+  CHECK(nl_sock_open(-1, &s, E) == 0 && nl_netns_id(s, ctr, &nsid, E) == 0 && nsid >= 0
+            && nl_netns_id(s, ctr, &again, E) == 0 && again == nsid,
+        "a namespace gets an id, the same one each time (%d, %s)", nsid, msg(err));
+  if (s == NULL || nsid < 0)
+    return;
+  CHECK(nl_link_add_veth(s, &v, E) == 0 && nl_link_get(s, "vid", &l, E) == 0
+            && l.link_netnsid == nsid,
+        "a veth names its peer's namespace by that id (%d, %s)", l.link_netnsid, msg(err));
+  CHECK(nl_netns_alive(s, nsid, E) == 1, "alive while an fd holds it (%s)", msg(err));
+  close(ctr); /* the last reference: the kernel tears the namespace down in the background */
+  CHECK(nl_netns_alive(s, nsid, E) == 0, "dying once the last reference is gone (%s)", msg(err));
+  for (int i = 0; i < 200 && nl_link_exists(s, "vid", NULL) == 1; i++)
+    usleep(10000);
+  CHECK(nl_link_exists(s, "vid", E) == 0, "... and the veth goes with it");
+  CHECK(nl_netns_alive(s, 4242, E) == 0 && nl_netns_alive(s, -1, E) == -EINVAL,
+        "an id no namespace has; not an id: %s", msg(err));
+  CHECK(nl_link_get(s, "lo", &l, E) == 0 && l.link_netnsid == -1, "lo names no namespace");
 }
 
 /* ---- live: nftables ----------------------------------------------------------------------- */
@@ -871,7 +1012,8 @@ static void test_detach(const char *state, int c1, const struct netns_attachment
             && ipam_lease_list(state, NETWORK_DEFAULT, &v, &n, NULL) == 0 && n == 2,
         "and leaves c1 attached: rules, veth, lease");
   ipam_lease_list_free(v, n);
-  CHECK(netns_container_detach(state, NETWORK_DEFAULT, "c1", E) == 0, "detach c1 (%s)", msg(err));
+  CHECK(netns_container_detach(state, NETWORK_DEFAULT, "c1", -1, E) == 0, "detach c1 (%s)",
+        msg(err));
   CHECK(nl_link_exists(s, a1->host_if, NULL) == 0 && nl_link_exists(s1, "eth0", NULL) == 0
             && count_rules("nook ctr=c1") == 0,
         "veth and rules gone");
@@ -879,9 +1021,9 @@ static void test_detach(const char *state, int c1, const struct netns_attachment
         "lease gone");
   ipam_lease_list_free(v, n);
   check_talk(-1, SOCK_STREAM, "127.0.0.1", 18080, "error", "the published port is closed");
-  CHECK(netns_container_detach(state, NETWORK_DEFAULT, "c1", E) == 0, "detach twice (%s)",
+  CHECK(netns_container_detach(state, NETWORK_DEFAULT, "c1", -1, E) == 0, "detach twice (%s)",
         msg(err));
-  CHECK(netns_container_detach(state, NULL, "c2", E) == 0 && count_rules(NULL) == 7,
+  CHECK(netns_container_detach(state, NULL, "c2", -1, E) == 0 && count_rules(NULL) == 7,
         "detach in any network; the network's rules stay");
 }
 
@@ -911,10 +1053,58 @@ static void test_attach_failures(const char *state)
   close(TAKE_FD(c3));
   for (int i = 0; i < 100 && nl_link_exists(s, a3.host_if, NULL) == 1; i++)
     usleep(20000); /* the kernel destroys a namespace asynchronously */
-  CHECK(netns_container_detach(state, NULL, "c3", E) == 0 && count_rules("nook ctr=c3") == 0
+  CHECK(netns_container_detach(state, NULL, "c3", -1, E) == 0 && count_rules("nook ctr=c3") == 0
             && nl_link_exists(s, a3.host_if, NULL) == 0,
         "detach after the namespace died (%s)", msg(err));
   CHECK(network_config_remove(state, NETWORK_DEFAULT, E) == -EPERM, "the default network stays");
+}
+
+/* Polls (up to 2 s) until the link is gone. */
+static bool link_goes(struct nl_sock *s, const char *name)
+{
+  for (int i = 0; i < 200 && nl_link_exists(s, name, NULL) == 1; i++)
+    usleep(10000);
+  return nl_link_exists(s, name, NULL) == 0;
+}
+
+/* Detach leaves the veth of a dying namespace to the kernel, deletes it while the namespace is
+ * held; attach of an id again replaces a pair of the id whose peer is elsewhere. */
+static void test_detach_dying(const char *state)
+{
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_nl_sock_ struct nl_sock *s = NULL, *s6 = NULL;
+  _cleanup_close_ int c6 = new_netns(), c6b = new_netns(), c7b = new_netns();
+  int c4 = new_netns(), c5 = new_netns(), c7 = new_netns(), nsid = -1;
+  struct netns_attachment a4, a5, a6, a7;
+
+  if (nl_sock_open(-1, &s, E) < 0)
+    return;
+  CHECK(attach(state, "c4", NULL, c4, specs, 1, &a4, E) == 0 && nl_netns_id(s, c4, &nsid, E) == 0,
+        "attach c4 (%s)", msg(err));
+  close(c4); /* the last reference, as when teardown unmounts the namespace's file */
+  CHECK(netns_container_detach(state, NULL, "c4", nsid, E) == 0 && count_rules("nook ctr=c4") == 0
+            && link_goes(s, a4.host_if),
+        "detach by the id of a dying namespace: rules now, the veth with the namespace (%s)",
+        msg(err));
+  CHECK(attach(state, "c5", NULL, c5, NULL, 0, &a5, E) == 0, "attach c5 (%s)", msg(err));
+  close(c5);
+  CHECK(netns_container_detach(state, NULL, "c5", -1, E) == 0 && link_goes(s, a5.host_if),
+        "detach without an id asks the veth (%s)", msg(err));
+  CHECK(attach(state, "c6", NULL, c6, NULL, 0, &a6, E) == 0
+            && attach(state, "c6", NULL, c6b, NULL, 0, &a6, E) == 0 && nl_sock_open(c6, &s6, E) == 0
+            && nl_link_exists(s6, "eth0", NULL) == 0,
+        "attach of an id in another namespace replaces the pair whose peer is elsewhere (%s)",
+        msg(err));
+  CHECK(nl_netns_id(s, c6b, &nsid, E) == 0
+            && netns_container_detach(state, NULL, "c6", nsid, E) == 0
+            && nl_link_exists(s, a6.host_if, NULL) == 0,
+        "detach of a namespace still held deletes the veth itself (%s)", msg(err));
+  CHECK(attach(state, "c7", NULL, c7, NULL, 0, &a7, E) == 0, "attach c7 (%s)", msg(err));
+  close(c7);
+  CHECK(attach(state, "c7", NULL, c7b, NULL, 0, &a7, E) == 0
+            && netns_container_detach(state, NULL, "c7", -1, E) == 0
+            && nl_link_exists(s, a7.host_if, NULL) == 0,
+        "attach again at once while the old namespace dies (%s)", msg(err));
 }
 
 static void test_containers(const char *state)
@@ -929,6 +1119,7 @@ static void test_containers(const char *state)
   test_attach(state, c1, c2, &a1);
   test_detach(state, c1, &a1);
   test_attach_failures(state);
+  test_detach_dying(state);
   for (size_t i = 0; i < ARRAY_SIZE(srv); i++)
     if (srv[i] > 0)
       {
@@ -982,6 +1173,8 @@ int main(void)
   test_network_configs(state);
   test_ipam(state);
   test_ipam_reclaim_and_errors(state);
+  test_ipam_journal(state);
+  test_ipam_round_robin(state);
   test_ipam_contention(state);
 
   if (geteuid() != 0)
@@ -997,6 +1190,7 @@ int main(void)
       CHECK(nl_sock_open(-1, &s, E) == 0 && nl_link_set_up(s, "lo", true, E) == 0,
             "the test's namespace, lo up (%s)", msg(err));
       test_rtnl();
+      test_netns_ids();
       test_nft();
       test_containers(state);
       test_network_remove(state);

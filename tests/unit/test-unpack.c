@@ -5,8 +5,6 @@
  * (owners, devices, trusted.* xattrs). */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -22,6 +20,7 @@
 
 #include "common/util.h"
 #include "images/image.h"
+#include "tests/unit/dl-archive-writer.h"
 #include "tests/unit/tap.h"
 
 #define MTIME 1600000000
@@ -76,33 +75,33 @@ static la_ssize_t write_cb(struct archive *a, void *data, const void *p, size_t 
 
 static void add_entry(struct archive *a, const struct ent *e)
 {
-  struct archive_entry *ae = archive_entry_new();
+  struct archive_entry *ae = sym_archive_entry_new();
   size_t len = e->data ? strlen(e->data) : 0;
   mode_t type = e->type ? e->type : AE_IFREG;
 
-  archive_entry_copy_pathname(ae, e->path);
-  archive_entry_set_filetype(ae, type);
-  archive_entry_set_perm(ae, e->mode ? e->mode : type == AE_IFDIR ? 0755 : 0644);
-  archive_entry_set_uid(ae, e->uid);
-  archive_entry_set_gid(ae, e->gid);
-  archive_entry_set_mtime(ae, MTIME, e->nsec);
-  archive_entry_set_size(ae, type == AE_IFREG && !e->hardlink ? (int64_t)len : 0);
+  sym_archive_entry_copy_pathname(ae, e->path);
+  sym_archive_entry_set_filetype(ae, type);
+  sym_archive_entry_set_perm(ae, e->mode ? e->mode : type == AE_IFDIR ? 0755 : 0644);
+  sym_archive_entry_set_uid(ae, e->uid);
+  sym_archive_entry_set_gid(ae, e->gid);
+  sym_archive_entry_set_mtime(ae, MTIME, e->nsec);
+  sym_archive_entry_set_size(ae, type == AE_IFREG && !e->hardlink ? (int64_t)len : 0);
   if (e->symlink)
-    archive_entry_copy_symlink(ae, e->symlink);
+    sym_archive_entry_copy_symlink(ae, e->symlink);
   if (e->hardlink)
-    archive_entry_copy_hardlink(ae, e->hardlink);
+    sym_archive_entry_copy_hardlink(ae, e->hardlink);
   if (e->rdev)
-    archive_entry_set_rdev(ae, e->rdev);
+    sym_archive_entry_set_rdev(ae, e->rdev);
   for (int i = 0; i < 3 && e->xattrs[i][0]; i++)
-    archive_entry_xattr_add_entry(ae, e->xattrs[i][0], e->xattrs[i][1], strlen(e->xattrs[i][1]));
+    sym_archive_entry_xattr_add_entry(ae, e->xattrs[i][0], e->xattrs[i][1], strlen(e->xattrs[i][1]));
   if (e->size)
     {
-      archive_entry_set_size(ae, e->size);
-      archive_entry_sparse_add_entry(ae, e->size / 2, (int64_t)len);
+      sym_archive_entry_set_size(ae, e->size);
+      sym_archive_entry_sparse_add_entry(ae, e->size / 2, (int64_t)len);
     }
-  if (archive_write_header(a, ae) < ARCHIVE_WARN)
+  if (sym_archive_write_header(a, ae) < ARCHIVE_WARN)
     {
-      printf("Bail out! writing `%s`: %s\n", e->path, archive_error_string(a));
+      printf("Bail out! writing `%s`: %s\n", e->path, sym_archive_error_string(a));
       exit(1);
     }
   if (e->size)
@@ -110,30 +109,30 @@ static void add_entry(struct archive *a, const struct ent *e)
       /* the writer takes the whole file and keeps what the sparse map says */
       _cleanup_free_ char *whole = xcalloc(1, (size_t)e->size);
       memcpy(whole + e->size / 2, e->data, len);
-      archive_write_data(a, whole, (size_t)e->size);
+      sym_archive_write_data(a, whole, (size_t)e->size);
     }
   else if (len > 0 && !e->hardlink)
-    archive_write_data(a, e->data, len);
-  archive_entry_free(ae);
+    sym_archive_write_data(a, e->data, len);
+  sym_archive_entry_free(ae);
 }
 
 /* A layer of N entries in FORMAT (ARCHIVE_FORMAT_TAR_*), compressed with F. */
 static struct buf build(const struct ent *ents, size_t n, int format, enum filter f)
 {
-  struct archive *a = archive_write_new();
+  struct archive *a = sym_archive_write_new();
   struct buf b = { 0 };
 
-  archive_write_set_format(a, format);
+  sym_archive_write_set_format(a, format);
   if (f == F_GZIP)
-    archive_write_add_filter_gzip(a);
+    sym_archive_write_add_filter_gzip(a);
   else if (f == F_ZSTD)
-    archive_write_add_filter_zstd(a);
-  archive_write_set_bytes_in_last_block(a, 1); /* no zeros after the compressed stream */
-  archive_write_open2(a, &b, NULL, write_cb, NULL, NULL);
+    sym_archive_write_add_filter_zstd(a);
+  sym_archive_write_set_bytes_in_last_block(a, 1); /* no zeros after the compressed stream */
+  sym_archive_write_open2(a, &b, NULL, write_cb, NULL, NULL);
   for (size_t i = 0; i < n; i++)
     add_entry(a, &ents[i]);
-  archive_write_close(a);
-  archive_write_free(a);
+  sym_archive_write_close(a);
+  sym_archive_write_free(a);
   return b;
 }
 
@@ -999,12 +998,59 @@ static void test_without_openat2(void)
   test_replace();
 }
 
+/* ---- loading libarchive (images/dl.c) ----------------------------------------------------- */
+
+/* dl_open_many() of SONAME for archive_read_new and, when NAME is not NULL, NAME too: fails
+ * with ERRNUM, a message containing WANT, and no pointer set. */
+static void expect_dl_error(const char *soname, const char *name, int errnum, const char *want,
+                            const char *what)
+{
+  _cleanup_error_ struct nook_error *err = NULL;
+  __typeof__(archive_read_new) *read_new = NULL;
+  void *other = NULL, *dl = NULL;
+  int r;
+
+  r = dl_open_many(&dl, soname, &err, (void **)&read_new, "archive_read_new",
+                   name ? &other : NULL, name, NULL);
+  tap_ok(r == -errnum && !dl && !read_new && !other && err && strstr(err->msg, want), "%s", what);
+  printf("# %s\n", err ? err->msg : "(no error)");
+}
+
+/* A library or symbol that is missing is an error naming it, and leaves nothing set; a library
+ * loaded once is not loaded again. */
+static void test_dl(void)
+{
+  _cleanup_error_ struct nook_error *err = NULL;
+  __typeof__(archive_read_new) *read_new = NULL;
+  void *dl = NULL;
+  int r;
+
+  expect_dl_error("libnook-no-such-library.so.0", NULL, ELIBACC,
+                  "libnook-no-such-library.so.0: cannot open shared object file",
+                  "a missing library is ELIBACC, and the error names it");
+  expect_dl_error(NOOK_LIBARCHIVE_SONAME, "archive_no_such_function", ELIBBAD,
+                  ": undefined symbol: archive_no_such_function",
+                  "a missing function is ELIBBAD, names it, and no pointer is left set");
+
+  r = dl_open_many(&dl, NOOK_LIBARCHIVE_SONAME, &err, (void **)&read_new, "archive_read_new",
+                   NULL);
+  tap_ok(r == 0 && dl && read_new == sym_archive_read_new,
+         "a good load fills the pointers, the functions nook's table has");
+  read_new = NULL;
+  r = dl_open_many(&dl, NOOK_LIBARCHIVE_SONAME, &err, (void **)&read_new, "archive_read_new",
+                   NULL);
+  tap_ok(r == 0 && !read_new && dl_libarchive_load(&err) == 0,
+         "a loaded library is not loaded again");
+}
+
 int main(void)
 {
+  archive_writer_load();
+  test_dl();
   if (geteuid() != 0)
     {
-      printf("ok 1 # SKIP layer unpack tests need root (owners, devices, trusted.* xattrs)\n");
-      tap_n = 1;
+      printf("ok %d # SKIP layer unpack tests need root (owners, devices, trusted.* xattrs)\n",
+             ++tap_n);
       return tap_done();
     }
   test_kinds();

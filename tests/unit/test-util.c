@@ -174,6 +174,15 @@ static void test_atomic_write(void)
   free(back);
   back = NULL;
   tap_ok(nook_read_file_at(dfd, "f", 2, &back, NULL, NULL) == -EFBIG, "read limit enforced");
+  {
+    struct nook_error *err = NULL;
+    char *want = xasprintf("create `%s/missing/f`: No such file or directory", dir);
+    int r = nook_write_file_atomic_at(dfd, "missing/f", "x", 1, 0600, &err);
+    tap_ok(r == -ENOENT && err && streq(err->msg, want),
+           "a failed atomic write names the file's full path (%s)", err ? err->msg : "");
+    nook_error_free(err);
+    free(want);
+  }
   close(dfd);
   tap_ok(nook_rm_rf_at(AT_FDCWD, dir, NULL) == 0 && access(dir, F_OK) < 0, "rm -rf");
 }
