@@ -83,6 +83,29 @@ static void make_blobs(void)
   image_digest_buf(inner.data, inner.len, digests[3]);
 }
 
+static void make_archive(struct fuzz_buf *tar, const char *json, size_t len, bool docker);
+
+/* The fixed archive with a valid manifest.json must import: else (libarchive not loaded, a
+ * store that cannot be written) every input would fail and nothing would be fuzzed. */
+static void check_setup(void)
+{
+  static const char json[] = "[{\"Config\":\"config.json\",\"Layers\":[\"layer.tar\"]}]";
+  _cleanup_free_ char *input = xasprintf("%s/input", base), *store = xasprintf("%s/store", base);
+  _cleanup_image_store_ struct image_store *s = NULL;
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_strv_ char **names = NULL;
+  struct fuzz_buf tar = { 0 };
+
+  make_archive(&tar, json, strlen(json), true);
+  fuzz_write_file(base_fd, "input", tar.data, tar.len);
+  free(tar.data);
+  fuzz_check(image_store_open(store, &s, &err) == 0
+                 && image_import(s, input, "fuzz.example/setup:1", NULL, &names, &err) == 0,
+             "the harness's own archive does not import", err ? err->msg : NULL);
+  image_store_free(TAKE_PTR(s));
+  fuzz_check(nook_rm_rf_at(base_fd, "store", NULL) == 0, "cannot remove", store);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   struct rlimit fsize = { 64 << 20, 64 << 20 };
@@ -91,6 +114,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   setrlimit(RLIMIT_FSIZE, &fsize);
   base_fd = fuzz_tmpdir(&base);
   make_blobs();
+  check_setup();
   return 0;
 }
 

@@ -26,6 +26,28 @@
 static const char *base;
 static int base_fd = -1;
 
+/* A valid layer must unpack: else (libarchive not loaded) every input would fail and nothing
+ * would be fuzzed. */
+static void check_setup(void)
+{
+  static const char hello[] = "hello\n";
+  struct fuzz_buf layer = { 0 };
+  _cleanup_close_ int fd = memfd_create("layer", MFD_CLOEXEC), root = -1;
+  _cleanup_error_ struct nook_error *err = NULL;
+  struct image_unpack_opts opts = { .keep_owner = true };
+
+  fuzz_tar_add(&layer, "etc/hello", '0', NULL, hello, sizeof(hello) - 1);
+  fuzz_tar_end(&layer);
+  fuzz_check(fd >= 0 && nook_write_all(fd, layer.data, layer.len) == (ssize_t)layer.len
+                 && lseek(fd, 0, SEEK_SET) == 0 && mkdirat(base_fd, "root", 0755) == 0
+                 && (root = openat(base_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0,
+             "cannot set up", "root");
+  free(layer.data);
+  fuzz_check(image_unpack(fd, root, &opts, NULL, &err) == 0, "a valid layer does not unpack",
+             err ? err->msg : NULL);
+  fuzz_check(nook_rm_rf_at(base_fd, "root", NULL) == 0, "cannot remove", "root");
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   struct rlimit fsize = { 64 << 20, 64 << 20 };
@@ -40,6 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                  && nook_write_file_atomic_at(sfd, "keep", "keep\n", 5, 0644, NULL) == 0
                  && fchmodat(sfd, "keep", 0644, 0) == 0,
              "cannot set up", base);
+  check_setup();
   return 0;
 }
 

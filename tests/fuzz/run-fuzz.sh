@@ -90,14 +90,23 @@ fi
 # The library's sources, as Makefile.am lists them.
 lib_sources=$(sed -n '/^libnook_a_SOURCES = /,/[^\\]$/p' "$srcdir/Makefile.am" | tr -s ' \t\\' '\n\n\n' |
 	grep -E '\.(c|S)$' | tr '\n' ' ')
+# One explicit rule a target: files that only pattern rules name are intermediate to make,
+# and a missing one would not make it rebuild what depends on it.
 bins=
+links=
 for t in "${targets[@]}"; do
 	bins="$bins \$(OUT)/fuzz-$t"
+	links="$links
+\$(OUT)/fuzz-$t: \$(OBJ)/tests/fuzz/fuzz-$t.o \$(OBJ)/tests/fuzz/common.o \$(OUT)/build/libnook-fuzz.a
+	\$(CC) \$(LDFLAGS) \$^ \$(LIBS) -o \$@"
 done
 # The objects of another compiler or other flags are thrown away.
 flags="$kind $cc $cflags $cppflags"
 if [ ! -f "$out/build/flags" ] || [ "$(cat "$out/build/flags")" != "$flags" ]; then
-	rm -rf "$out/build/obj"
+	rm -rf "$out/build/obj" "$out/build/libnook-fuzz.a"
+	for f in "$out"/fuzz-*; do
+		case $f in *.c) ;; *) rm -f "$f" ;; esac
+	done
 	printf '%s\n' "$flags" >"$out/build/flags"
 fi
 cat >"$out/build/Makefile" <<EOF
@@ -120,9 +129,7 @@ all:$bins
 	\$(CC) -c -Wa,-I\$(SRC) -Wa,-I$builddir \$< -o \$@
 \$(OUT)/build/libnook-fuzz.a: \$(LIB_OBJS)
 	rm -f \$@ && ar rcs \$@ \$^
-\$(OUT)/fuzz-%: \$(OBJ)/tests/fuzz/fuzz-%.o \$(OBJ)/tests/fuzz/common.o \$(OUT)/build/libnook-fuzz.a
-	\$(CC) \$(LDFLAGS) \$^ \$(LIBS) -o \$@
-.SECONDARY:
+$links
 -include \$(shell find \$(OBJ) -name '*.d' 2>/dev/null)
 EOF
 if ! make -s -j"$jobs" -f "$out/build/Makefile" >"$out/logs/build.log" 2>&1; then
