@@ -1,5 +1,7 @@
-/* Fuzz target for a container's state.json (runtime/state.c): each input is written as
- * DIR/state.json and read with nook_state_read(), through the directory fd as the runtime does.
+/* Fuzz target for a container's state.json (runtime/state.c) and its supervisor's status.json
+ * (runtime/supervisor-status.c): each input is written as DIR/state.json and read with
+ * nook_state_read(), through the directory fd as the runtime does, and as DIR/status.json,
+ * read with nook_sup_status_read() (which must survive the same round trip).
  * Whatever the file holds (it is nook's own, but a disk can be full or a file cut short), a read
  * fails with one printable line naming the container, or gives a state that survives a round
  * trip: written back with nook_state_write() and read again, every field is the same; the OCI
@@ -15,6 +17,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "runtime/state.h"
+#include "runtime/supervisor.h"
 #include "tests/fuzz/fuzz.h"
 
 static int dir_fd = -1, copy_fd = -1;
@@ -46,6 +49,34 @@ static void check_same(const struct nook_state *a, const struct nook_state *b)
                "an annotation changed in a round trip", a->annotations[i].key);
 }
 
+static void check_status(const uint8_t *data, size_t size)
+{
+  struct nook_sup_status st = { 0 }, again = { 0 };
+  _cleanup_error_ struct nook_error *err = NULL;
+  int r;
+
+  fuzz_write_file(dir_fd, "status.json", data, size);
+  r = nook_sup_status_read(dir_fd, &st, &err);
+  fuzz_check_error(r == -ENOENT ? 0 : r, err, NULL);
+  if (r < 0)
+    {
+      fuzz_check(strstr(err->msg, "status.json") != NULL, "an error that names no file", err->msg);
+      return;
+    }
+  r = nook_sup_status_write(copy_fd, &st, &err);
+  fuzz_check(r == 0, "cannot write the status back", err ? err->msg : NULL);
+  r = nook_sup_status_read(copy_fd, &again, &err);
+  fuzz_check(r == 0, "cannot read the status written back", err ? err->msg : NULL);
+  fuzz_check(st.state == again.state && st.pid == again.pid
+                 && st.supervisor_pid == again.supervisor_pid
+                 && st.supervisor_start == again.supervisor_start
+                 && st.exit_code == again.exit_code && st.signal == again.signal
+                 && st.oom_killed == again.oom_killed && st.stopped_by_user == again.stopped_by_user
+                 && st.started_ns == again.started_ns && st.finished_ns == again.finished_ns
+                 && st.restart_count == again.restart_count && streq(st.error, again.error),
+             "the status changed in a round trip", st.error);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   _cleanup_state_ struct nook_state *st = NULL, *again = NULL;
@@ -56,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   if (dir_fd < 0)
     LLVMFuzzerInitialize(NULL, NULL);
+  check_status(data, size);
   fuzz_write_file(dir_fd, "state.json", data, size);
   r = nook_state_read(dir_fd, "fuzz", &st, &err);
   fuzz_check_error(r, err, NULL);
