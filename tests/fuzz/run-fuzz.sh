@@ -10,10 +10,10 @@
 # into $NOOK_BUILDDIR/tests/fuzz/build/ (a generated Makefile: only what changed is rebuilt).
 #
 # Seeds: tests/fuzz/corpus/TARGET/ (checked in: small texts and the crash inputs of bugs that
-# were fixed) and what tests/fuzz/make-seeds.py writes (tar archives; inputs too big to fuzz,
-# which are only replayed).  The corpus is always
-# replayed first, so a fixed bug that comes back fails at once; new inputs found while fuzzing
-# go to a temporary dir (or DIR/TARGET with --corpus) and are not kept.  A failing input is
+# were fixed) and what tests/fuzz/make-seeds.py writes (tar archives, and inputs too big to
+# fuzz, which are only replayed).  The corpus is always replayed first, so a fixed bug that
+# comes back fails at once; new inputs found while fuzzing go to a temporary dir (or
+# DIR/TARGET with --corpus) and are not kept.  A failing input is
 # written to $NOOK_BUILDDIR/tests/fuzz/crashes/ and its path printed; once the bug is fixed,
 # copy it into tests/fuzz/corpus/TARGET/.  Replay one with `tests/fuzz/fuzz-TARGET FILE`.
 #
