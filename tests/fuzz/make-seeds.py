@@ -3,7 +3,7 @@
 text seeds are checked in under tests/fuzz/corpus/TARGET/).
 
 DIR/unpack: layers with every entry kind in pax, GNU and ustar tars, whiteouts, replacements,
-sparse files (GNU tar, when present), and the hostile layers the unit tests refuse; one pax
+sparse files (GNU tar, when present; one of 128 MiB, past the targets' file size limit), and the hostile layers the unit tests refuse; one pax
 layer also gzip- and zstd-compressed.
 DIR/import: image archives as docker save, podman save and skopeo write them (docker-archive
 with the old and the new layout, oci-archive), a plain rootfs tarball, and hostile archives
@@ -105,9 +105,14 @@ def unpack_seeds(out):
                 f.truncate(1 << 20)
                 f.seek(1 << 19)
                 f.write(b"middle")
+            # past the targets' RLIMIT_FSIZE (64 MiB): EFBIG, not SIGXFSZ
+            with open(os.path.join(tmp, "huge"), "wb") as f:
+                f.truncate(128 << 20)
             for fmt in ("pax", "gnu"):
                 subprocess.run(["tar", "-S", f"--format={fmt}", "-C", tmp, "-cf",
                                 os.path.join(out, f"sparse-{fmt}.tar"), "sparse"], check=True)
+            subprocess.run(["tar", "-S", "--format=gnu", "-C", tmp, "-cf",
+                            os.path.join(out, "sparse-huge.tar"), "huge"], check=True)
 
 
 def sha(data):
