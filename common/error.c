@@ -69,6 +69,32 @@ char *xasprintf(const char *fmt, ...)
   return r;
 }
 
+/* A message is one printable line whatever it quotes (a name from an image, a registry's
+ * header, a line of a file): control characters become \xNN, so that no newline splits it and
+ * no escape sequence reaches the user's terminal.  Takes MSG. */
+static char *one_line(char *msg)
+{
+  size_t n = 0, o = 0;
+  char *out;
+
+  for (const char *p = msg; *p; p++)
+    n += (unsigned char)*p < 0x20 || *p == 0x7f;
+  if (n == 0)
+    return msg;
+  out = xmalloc(strlen(msg) + 3 * n + 1);
+  for (const char *p = msg; *p; p++)
+    {
+      unsigned char c = (unsigned char)*p;
+      if (c < 0x20 || c == 0x7f)
+        o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+      else
+        out[o++] = (char)c;
+    }
+  out[o] = '\0';
+  free(msg);
+  return out;
+}
+
 int nook_error_setv(struct nook_error **err, int errnum, const char *fmt, va_list ap)
 {
   int ret = errnum > 0 ? -errnum : -1;
@@ -78,6 +104,7 @@ int nook_error_setv(struct nook_error **err, int errnum, const char *fmt, va_lis
     return ret;
   if (vasprintf(&msg, fmt, ap) < 0)
     oom();
+  msg = one_line(msg);
   if (errnum > 0)
     {
       char *full = xasprintf("%s: %s", msg, strerror(errnum));
@@ -133,6 +160,7 @@ int nook_error_prefix(struct nook_error **err, const char *fmt, ...)
   if (vasprintf(&prefix, fmt, ap) < 0)
     oom();
   va_end(ap);
+  prefix = one_line(prefix);
   msg = xasprintf("%s: %s", prefix, (*err)->msg);
   free(prefix);
   free((*err)->msg);

@@ -3,7 +3,9 @@
  * A fallible function returns an int < 0 and fills *err (its last parameter) once, at the
  * place that knows what failed.  Callers that add context use nook_error_prefix().  The CLI
  * prints the message once.  Messages are lowercase, without a trailing period, user input in
- * backticks. */
+ * backticks.  A message is always one printable line: nook_error_set*() and
+ * nook_error_prefix() write a control character of what they format (a name from an image, a
+ * registry's header) as \xNN. */
 #ifndef NOOK_ERROR_H
 #define NOOK_ERROR_H
 

@@ -22,7 +22,8 @@ void nook_json_kv_bool(yajl_gen g, const char *key, bool value);
 /* "key": [strings of the NULL-terminated v] ([] for NULL). */
 void nook_json_kv_strv(yajl_gen g, const char *key, char *const *v);
 
-/* Parses text with yajl's tree parser; the error names what (e.g. the file). */
+/* Parses NUL-terminated text (nook's own files) with the checks of nook_json_parse_untrusted()
+ * but no size limit; the error names what (e.g. the file). */
 int nook_json_parse(const char *text, const char *what, yajl_val *ret, struct nook_error **err);
 
 /* Parses JSON from outside (config.json, image manifests): at most MAX_SIZE bytes (EFBIG),

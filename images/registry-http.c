@@ -133,7 +133,7 @@ static void header_line(struct registry_xfer *x, const char *line, size_t len)
   value = header_value(colon + 1, len - name_len - 1);
   if (name_len == 12 && strncasecmp(line, "content-type", 12) == 0)
     {
-      value[strcspn(value, "; \t")] = '\0';
+      value[strcspn(value, "; \t\r\n")] = '\0'; /* a bare CR is no part of it either */
       free(r->content_type);
       r->content_type = TAKE_PTR(value);
     }
@@ -163,7 +163,8 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *data)
   if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0)
     {
       /* A new response (after a redirect or 100 Continue): forget the previous one. */
-      const char *sp = memchr(buf, ' ', len);
+      _cleanup_free_ char *line = xstrndup(buf, len); /* libcurl's is not NUL-terminated */
+      const char *sp = strchr(line, ' ');
       registry_resp_clear(&x->resp);
       x->resp.status = sp ? strtol(sp + 1, NULL, 10) : 0;
     }
@@ -177,6 +178,11 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *data)
   else if (!x->resp.headers_done)
     header_line(x, buf, len);
   return len;
+}
+
+size_t registry_xfer_header(struct registry_xfer *x, const char *line, size_t len)
+{
+  return header_cb((char *)line, 1, len, x);
 }
 
 static size_t write_cb(char *buf, size_t size, size_t nmemb, void *data)

@@ -106,6 +106,11 @@ struct registry_xfer
  * the bearer token, if any. */
 void registry_xfer_setup(struct registry_xfer *x, struct registry_client *c, CURL *h,
                          const char *url, const char *accept);
+/* One header line of a response as libcurl hands it over (CRLF included): a status line starts
+ * a new response, the blank line ends the headers; Content-Type, Docker-Content-Digest,
+ * WWW-Authenticate and Content-Range go to X->resp.  Returns LEN, or 0 when X->on_headers
+ * refused the response.  (libcurl's header callback; the fuzz target calls it directly.) */
+size_t registry_xfer_header(struct registry_xfer *x, const char *line, size_t len);
 /* Forgets the last response, for a new attempt. */
 void registry_resp_clear(struct registry_resp *r);
 void registry_xfer_clear(struct registry_xfer *x);

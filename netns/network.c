@@ -249,8 +249,8 @@ char *network_inspect_json(const struct nook_network *net, const struct ipam_lea
   return network_json(net, true, leases, n_leases, pretty);
 }
 
-static int config_parse(const char *path, const char *text, struct nook_network **ret,
-                        struct nook_error **err)
+static int config_parse(const char *path, const char *name, const char *text,
+                        struct nook_network **ret, struct nook_error **err)
 {
   _cleanup_json_ yajl_val root = NULL;
   _cleanup_network_ struct nook_network *net = NULL;
@@ -267,6 +267,9 @@ static int config_parse(const char *path, const char *text, struct nook_network 
   if (o.name == NULL || o.subnet == NULL || o.gateway == NULL || o.bridge == NULL)
     return nook_error_setx(err, EINVAL, "`%s`: name, subnet, gateway and bridge are required",
                            path);
+  if (!streq(o.name, name))
+    return nook_error_setx(err, EINVAL, "`%s`: holds network `%s`, not `%s`", path, o.name,
+                           name);
   if (network_config_validate(&o, &net, err) < 0)
     return nook_error_prefix(err, "`%s`", path);
   net->created = xstrdup(nook_json_get_str(root, "created") ?: "");
@@ -290,7 +293,7 @@ static int config_read(const char *state_dir, const char *name, struct nook_netw
         *err = TAKE_PTR(e);
       return r;
     }
-  return config_parse(path, text, ret, err);
+  return config_parse(path, name, text, ret, err);
 }
 
 static int config_write(const char *state_dir, const struct nook_network *net,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
@@ -226,7 +227,12 @@ int nook_state_write(int dirfd, const struct nook_state *st, struct nook_error *
   nook_json_kv_str(g, "id", st->id);
   nook_json_kv_int(g, "pid", st->pid);
   nook_json_str(g, "pidStart");
-  yajl_gen_integer(g, (long long)st->pid_start);
+  {
+    /* unsigned, as nook_state_read() parses it (yajl_gen_integer() is signed) */
+    char start[24];
+    int n = snprintf(start, sizeof(start), "%" PRIu64, st->pid_start);
+    yajl_gen_number(g, start, (size_t)n);
+  }
   nook_json_kv_str(g, "bundle", st->bundle);
   nook_json_kv_str(g, "rootfs", st->rootfs);
   nook_json_kv_str(g, "created", st->created);

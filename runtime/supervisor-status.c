@@ -156,7 +156,15 @@ int nook_sup_status_read(int dirfd, struct nook_sup_status *ret, struct nook_err
   st.signal = (int)sig;
   st.restart_count = (unsigned)count;
   if ((error = nook_json_get_str(v, "error")))
-    snprintf(st.error, sizeof(st.error), "%s", error);
+    {
+      /* cut where a character starts: a cut one would be written back as '?' */
+      size_t cut = strlen(error);
+      if (cut >= sizeof(st.error))
+        for (cut = sizeof(st.error) - 1; cut > 0 && ((unsigned char)error[cut] & 0xc0) == 0x80;)
+          cut--;
+      memcpy(st.error, error, cut);
+      st.error[cut] = '\0';
+    }
   *ret = st;
   return 0;
 }

@@ -1,8 +1,19 @@
 #!/usr/bin/env python3
-"""make-seeds.py DIR: writes the seed layers of the unpack fuzz target into DIR: every entry kind
-in pax, GNU and ustar tars, whiteouts, replacements, sparse files (GNU tar, when present), and
-the hostile layers the unit tests refuse; one pax layer also gzip- and zstd-compressed."""
+"""make-seeds.py DIR: writes the binary seeds of the fuzz targets, one directory per target (the
+text seeds are checked in under tests/fuzz/corpus/TARGET/).
+
+DIR/unpack: layers with every entry kind in pax, GNU and ustar tars, whiteouts, replacements,
+sparse files (GNU tar, when present; one of 128 MiB, past the targets' file size limit), and the hostile layers the unit tests refuse; one pax
+layer also gzip- and zstd-compressed.
+DIR/import: image archives as docker save, podman save and skopeo write them (docker-archive
+with the old and the new layout, oci-archive), a plain rootfs tarball, and hostile archives
+(members named with `..`, symlinks out of the archive, a manifest.json naming what is not
+there); one docker-archive also gzip-compressed.
+DIR/replay/TARGET: inputs too big for the fuzzer's corpus, replayed only: JSON nested two
+million levels deep (state.json once blew the stack in yajl_tree_free), for every JSON target."""
 import gzip
+import hashlib
+import json
 import io
 import os
 import shutil
@@ -35,8 +46,7 @@ def layer(entries, fmt=tarfile.PAX_FORMAT):
     return buf.getvalue()
 
 
-def main():
-    out = sys.argv[1]
+def unpack_seeds(out):
     os.makedirs(out, exist_ok=True)
     D, S, H = tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
     longdir = "d" * 120
@@ -95,9 +105,97 @@ def main():
                 f.truncate(1 << 20)
                 f.seek(1 << 19)
                 f.write(b"middle")
+            # past the targets' RLIMIT_FSIZE (64 MiB): EFBIG, not SIGXFSZ
+            with open(os.path.join(tmp, "huge"), "wb") as f:
+                f.truncate(128 << 20)
             for fmt in ("pax", "gnu"):
                 subprocess.run(["tar", "-S", f"--format={fmt}", "-C", tmp, "-cf",
                                 os.path.join(out, f"sparse-{fmt}.tar"), "sparse"], check=True)
+            subprocess.run(["tar", "-S", "--format=gnu", "-C", tmp, "-cf",
+                            os.path.join(out, "sparse-huge.tar"), "huge"], check=True)
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def blob_entries(blobs):
+    return [entry(f"blobs/sha256/{sha(b)}", data=b) for b in blobs]
+
+
+def image_blobs():
+    """A layer, its config and an OCI manifest of them."""
+    lay = layer([entry("bin", tarfile.DIRTYPE, mode=0o755), entry("bin/sh", data=b"#!", mode=0o755),
+                 entry("etc/passwd", data=b"root:x:0:0::/root:/bin/sh\n")], tarfile.USTAR_FORMAT)
+    cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                      "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "User": "root",
+                                 "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}},
+                                 "Labels": {"a": "b"}},
+                      "rootfs": {"type": "layers", "diff_ids": [f"sha256:{sha(lay)}"]}}).encode()
+    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                 "digest": f"sha256:{sha(cfg)}", "size": len(cfg)},
+                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                  "digest": f"sha256:{sha(lay)}", "size": len(lay)}]}).encode()
+    return lay, cfg, man
+
+
+def import_seeds(out):
+    os.makedirs(out, exist_ok=True)
+    lay, cfg, man = image_blobs()
+    L, C, M = sha(lay), sha(cfg), sha(man)
+    docker_old = [entry(f"{C}.json", data=cfg), entry(f"{L}/", tarfile.DIRTYPE, mode=0o755),
+                  entry(f"{L}/layer.tar", data=lay), entry(f"{L}/VERSION", data=b"1.0"),
+                  entry("manifest.json", data=json.dumps(
+                      [{"Config": f"{C}.json", "RepoTags": ["fuzz.example/old:1", "busybox"],
+                        "Layers": [f"{L}/layer.tar"]}]).encode()),
+                  entry("repositories", data=b"{}")]
+    docker_new = blob_entries([lay, cfg]) + [
+        entry("oci-layout", data=b'{"imageLayoutVersion":"1.0.0"}'),
+        entry("manifest.json", data=json.dumps(
+            [{"Config": f"blobs/sha256/{C}", "RepoTags": ["fuzz.example/new:2"],
+              "Layers": [f"blobs/sha256/{L}"]}]).encode())]
+    index = {"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": f"sha256:{M}",
+         "size": len(man), "annotations": {"org.opencontainers.image.ref.name": "fuzz.example/oci:3"},
+         "platform": {"os": "linux", "architecture": "amd64"}}]}
+    oci = blob_entries([lay, cfg, man]) + [
+        entry("oci-layout", data=b'{"imageLayoutVersion":"1.0.0"}'),
+        entry("index.json", data=json.dumps(index).encode())]
+    hostile = [entry(f"{C}.json", data=cfg), entry(f"{L}/layer.tar", S, link="../../etc/passwd"),
+               entry("../escape", data=b"x"),
+               entry("manifest.json", data=json.dumps(
+                   [{"Config": f"{C}.json", "RepoTags": ["fuzz.example/bad:1"],
+                     "Layers": [f"{L}/layer.tar", "../escape", "/etc/passwd", "missing"]}]).encode())]
+    seeds = {
+        "docker-old.tar": layer(docker_old, tarfile.USTAR_FORMAT),
+        "docker-new.tar": layer(docker_new, tarfile.USTAR_FORMAT),
+        "oci.tar": layer(oci, tarfile.USTAR_FORMAT),
+        "rootfs.tar": lay,
+        "hostile.tar": layer(hostile, tarfile.USTAR_FORMAT),
+    }
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(out, "docker-old.tar.gz"), "wb") as f:
+        f.write(gzip.compress(seeds["docker-old.tar"], 6))
+
+
+S = tarfile.SYMTYPE
+
+
+def replay_seeds(out):
+    deep = b"[" * 2000000 + b"]" * 2000000
+    for target in ("spec", "image", "state", "netns", "registry"):
+        os.makedirs(os.path.join(out, target), exist_ok=True)
+        with open(os.path.join(out, target, "deep.json"), "wb") as f:
+            f.write(deep)
+
+
+def main():
+    unpack_seeds(os.path.join(sys.argv[1], "unpack"))
+    import_seeds(os.path.join(sys.argv[1], "import"))
+    replay_seeds(os.path.join(sys.argv[1], "replay"))
 
 
 if __name__ == "__main__":

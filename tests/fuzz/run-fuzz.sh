@@ -1,83 +1,249 @@
 #!/bin/bash
-# run-fuzz.sh [--build-only] [--seconds N] [--corpus DIR] [-- FUZZER-ARGS...]: builds the layer
-# unpack fuzz target tests/fuzz/fuzz-unpack and runs it for N seconds (default 60) on seed
-# layers written by tests/fuzz/make-seeds.py.
+# run-fuzz.sh [--build-only] [--seconds N] [--jobs N] [--corpus DIR] [TARGET...] [-- FUZZER-ARGS...]
+# builds the fuzz targets tests/fuzz/fuzz-TARGET.c (all of them unless named), replays each
+# one's corpus, then fuzzes each for N seconds (default 30; 0: replay only), JOBS at a time.
 #
-# With clang and its libFuzzer (clang -fsanitize=fuzzer works), the target is a libFuzzer binary
-# with ASan and UBSan; new inputs go to the corpus dir (a temp dir unless --corpus), crashes to
-# $NOOK_BUILDDIR/tests/fuzz/crash-*.  Otherwise it is built with $CC, ASan and UBSan around a
-# standalone runner that mutates the seeds itself (crashes: crash-unpack-PID in the same dir).
-# Run as root (owners, devices and trusted.* xattrs are part of what is fuzzed).
+# With clang and its libFuzzer (clang -fsanitize=fuzzer works), the targets are libFuzzer
+# binaries; otherwise they are built with $CC around the standalone runner of
+# tests/fuzz/common.c, which mutates the seeds itself.  Either way the library sources
+# (libnook_a_SOURCES of Makefile.am) are compiled again, instrumented, with ASan and UBSan,
+# into $NOOK_BUILDDIR/tests/fuzz/build/ (a generated Makefile: only what changed is rebuilt).
 #
-# `make fuzz` builds, `make check-fuzz` runs 60 s (FUZZ_SECONDS=N to change).  For a longer
-# campaign keep a corpus: `tests/fuzz/run-fuzz.sh --seconds 3600 --corpus ~/unpack-corpus`,
-# and replay a crash with `tests/fuzz/fuzz-unpack CRASH-FILE`.
+# Seeds: tests/fuzz/corpus/TARGET/ (checked in: small texts and the crash inputs of bugs that
+# were fixed) and what tests/fuzz/make-seeds.py writes (tar archives, and inputs too big to
+# fuzz, which are only replayed).  The corpus is always replayed first, so a fixed bug that
+# comes back fails at once; new inputs found while fuzzing go to a temporary dir (or
+# DIR/TARGET with --corpus) and are not kept.  A failing input is
+# written to $NOOK_BUILDDIR/tests/fuzz/crashes/ and its path printed; once the bug is fixed,
+# copy it into tests/fuzz/corpus/TARGET/.  Replay one with `tests/fuzz/fuzz-TARGET FILE`.
+#
+# The output is TAP, one test per target; each target's own output is in
+# tests/fuzz/logs/TARGET.log (the end of it is shown for a failure).  Run as root: the unpack
+# and import targets write owners, devices and trusted.* xattrs.
+#
+# `make fuzz` builds, `make check-fuzz` runs (FUZZ_SECONDS=N per target).  A longer campaign:
+# `tests/fuzz/run-fuzz.sh --seconds 3600 --corpus ~/nook-corpus spec`.
 set -euo pipefail
-
+# All of it is read before it runs (a checkout that changes this file mid-run changes nothing).
+{
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
 builddir=${NOOK_BUILDDIR:-$srcdir}
-seconds=60
+seconds=30
+jobs=$(nproc 2>/dev/null || echo 1)
+[ "$jobs" -le 2 ] || jobs=2
 build_only=
 corpus=
+targets=()
 extra=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build-only) build_only=1; shift ;;
 	--seconds) seconds=$2; shift 2 ;;
+	--jobs) jobs=$2; shift 2 ;;
 	--corpus) corpus=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	*) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	-*) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	*) targets+=("$1"); shift ;;
 	esac
+done
+case $seconds$jobs in *[!0-9]*) echo "run-fuzz.sh: --seconds and --jobs take a number" >&2; exit 2 ;; esac
+[ "$jobs" -ge 1 ] || jobs=1
+
+if [ ${#targets[@]} -eq 0 ]; then
+	for f in "$here"/fuzz-*.c; do
+		t=${f##*/fuzz-}
+		targets+=("${t%.c}")
+	done
+fi
+for t in "${targets[@]}"; do
+	[ -f "$here/fuzz-$t.c" ] || { echo "run-fuzz.sh: no target \`$t' (tests/fuzz/fuzz-$t.c)" >&2; exit 2; }
 done
 
 out=$builddir/tests/fuzz
-mkdir -p "$out"
-target=$out/fuzz-unpack
-# What the target compiles: itself, the unpack sources and the common code they use, all
-# instrumented (libnook.a is not); flags from make, or pkg-config when run by hand.  libarchive
-# is loaded with dlopen as in nook (images/dl-archive.c, the soname from config.h), so its
-# headers are needed but it is not linked.
-sources=(tests/fuzz/fuzz-unpack.c images/unpack.c images/unpack-stream.c images/blob.c common/error.c
-	common/util.c images/dl.c images/dl-archive.c)
-pkgs="zlib libzstd nettle"
-cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags libarchive $pkgs)"}
-libs=${FUZZ_LIBS:-"$(pkg-config --libs $pkgs)"}
+mkdir -p "$out/build" "$out/crashes" "$out/logs"
+
+# ---- build ------------------------------------------------------------------------------------
+# libarchive and libcurl are loaded with dlopen, as in nook (images/dl.h): their headers are
+# needed, not their libraries.
+pkgs="libseccomp libcap libmnl yajl nettle zlib libzstd libnftnl"
+cppflags=${FUZZ_CPPFLAGS:-"-I$srcdir -I$builddir -D_GNU_SOURCE $(pkg-config --cflags $pkgs libarchive libcurl)"}
+libs=${FUZZ_LIBS:-"$(pkg-config --libs $pkgs) -ldl"}
 clang=${CLANG:-clang}
-flags="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+san="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 if command -v "$clang" >/dev/null &&
 	echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
 	"$clang" -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then
 	kind=libfuzzer
-	cmd=("$clang" $flags -fsanitize=fuzzer -DNOOK_LIBFUZZER)
+	cc=$clang
+	cflags="$san -fsanitize=fuzzer-no-link -DNOOK_LIBFUZZER"
+	ldflags="$san -fsanitize=fuzzer"
 else
 	kind=standalone
-	cmd=(${CC:-cc} $flags)
+	cc=${CC:-cc}
+	cflags=$san
+	ldflags=$san
 fi
-srcs=()
-for s in "${sources[@]}"; do
-	srcs+=("$srcdir/$s")
+
+# The library's sources, as Makefile.am lists them.
+lib_sources=$(sed -n '/^libnook_a_SOURCES = /,/[^\\]$/p' "$srcdir/Makefile.am" | tr -s ' \t\\' '\n\n\n' |
+	grep -E '\.(c|S)$' | tr '\n' ' ')
+# One explicit rule a target: files that only pattern rules name are intermediate to make,
+# and a missing one would not make it rebuild what depends on it.
+bins=
+links=
+for t in "${targets[@]}"; do
+	bins="$bins \$(OUT)/fuzz-$t"
+	links="$links
+\$(OUT)/fuzz-$t: \$(OBJ)/tests/fuzz/fuzz-$t.o \$(OBJ)/tests/fuzz/common.o \$(OUT)/build/libnook-fuzz.a
+	\$(CC) \$(LDFLAGS) \$^ \$(LIBS) -o \$@"
 done
-# shellcheck disable=SC2086 # flags are word lists
-"${cmd[@]}" -std=gnu11 $cppflags "${srcs[@]}" $libs -lpthread -o "$target"
-echo "run-fuzz.sh: built $target ($kind)" >&2
+# The objects of another compiler or other flags are thrown away.
+flags="$kind $cc $cflags $cppflags"
+if [ ! -f "$out/build/flags" ] || [ "$(cat "$out/build/flags")" != "$flags" ]; then
+	rm -rf "$out/build/obj" "$out/build/libnook-fuzz.a"
+	for f in "$out"/fuzz-*; do
+		case $f in *.c) ;; *) rm -f "$f" ;; esac
+	done
+	printf '%s\n' "$flags" >"$out/build/flags"
+fi
+cat >"$out/build/Makefile" <<EOF
+# Generated by tests/fuzz/run-fuzz.sh: the instrumented library and the fuzz targets.
+SRC = $srcdir
+OUT = $out
+OBJ = $out/build/obj
+CC = $cc
+CFLAGS = -std=gnu11 $cflags $cppflags
+LDFLAGS = $ldflags
+LIBS = $libs -lpthread
+LIB_OBJS = \$(patsubst %.S,\$(OBJ)/%.o,\$(patsubst %.c,\$(OBJ)/%.o,$lib_sources))
+all:$bins
+\$(OBJ)/%.o: \$(SRC)/%.c
+	@mkdir -p \$(@D)
+	\$(CC) \$(CFLAGS) -MMD -MP -c \$< -o \$@
+# data the assembler includes (.incbin), from the source dir
+\$(OBJ)/%.o: \$(SRC)/%.S \$(wildcard \$(SRC)/runtime/*.json)
+	@mkdir -p \$(@D)
+	\$(CC) -c -Wa,-I\$(SRC) -Wa,-I$builddir \$< -o \$@
+\$(OUT)/build/libnook-fuzz.a: \$(LIB_OBJS)
+	rm -f \$@ && ar rcs \$@ \$^
+$links
+-include \$(shell find \$(OBJ) -name '*.d' 2>/dev/null)
+EOF
+if ! make -s -j"$jobs" -f "$out/build/Makefile" >"$out/logs/build.log" 2>&1; then
+	cat "$out/logs/build.log" >&2
+	echo "run-fuzz.sh: the build failed" >&2
+	exit 1
+fi
+echo "# run-fuzz.sh: built ${#targets[@]} targets ($kind) in $out" >&2
 [ -z "$build_only" ] || exit 0
 
-[ "$(id -u)" = 0 ] || echo "run-fuzz.sh: not root: owners and devices will fail early" >&2
-work=$(mktemp -d "${TMPDIR:-/tmp}/nook-fuzz-run.XXXXXX")
-trap 'rm -rf --one-file-system "$work"' EXIT
+# ---- run --------------------------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || echo "# run-fuzz.sh: not root: owners and devices will fail early" >&2
+# tmpfs when there is one: the import target writes (and fsyncs) a blob store per input
+tmp=${TMPDIR:-}
+if [ -z "$tmp" ]; then
+	tmp=/tmp
+	[ ! -w /dev/shm ] || tmp=/dev/shm
+fi
+work=$(mktemp -d "$tmp/nook-fuzz-run.XXXXXX")
+# the targets still running when this ends (an interrupt), then their files
+stop_targets() {
+	local p
+	for p in $(jobs -p); do
+		pkill -P "$p" 2>/dev/null || true
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf --one-file-system "$work"
+}
+trap stop_targets EXIT
 python3 "$here/make-seeds.py" "$work/seeds"
-if [ -z "$corpus" ]; then
-	corpus=$work/corpus
-fi
-mkdir -p "$corpus"
 
-cd "$out" # where crash files land
-if [ "$kind" = libfuzzer ]; then
-	"$target" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -max_len=262144 \
-		-dict="$here/unpack.dict" -print_final_stats=1 "${extra[@]}" "$corpus" "$work/seeds"
-else
-	"$target" -t "$seconds" "${extra[@]}" "$work/seeds" "$corpus"
-fi
+# The dictionary of a target: its own, else the JSON one.
+dict_of() {
+	if [ -f "$here/$1.dict" ]; then
+		echo "$here/$1.dict"
+	else
+		echo "$here/json.dict"
+	fi
+}
+
+# run_target NAME: replay, then fuzz; writes "ok" or "not ok - WHY" to $work/result-NAME.
+run_target() {
+	local t=$1 bin=$out/fuzz-$1 log=$out/logs/$1.log dict seeds=() replay=() files=() crash
+	local work_corpus=${corpus:+$corpus/$t}
+	dict=$(dict_of "$t")
+	[ ! -d "$srcdir/tests/fuzz/corpus/$t" ] || seeds+=("$srcdir/tests/fuzz/corpus/$t")
+	[ ! -d "$work/seeds/$t" ] || seeds+=("$work/seeds/$t")
+	work_corpus=${work_corpus:-$work/corpus-$t}
+	mkdir -p "$work_corpus" "$work/tmp-$t"
+	: >"$log"
+	# the inputs one by one: a crash names the file
+	replay=("${seeds[@]}")
+	[ ! -d "$work/seeds/replay/$t" ] || replay+=("$work/seeds/replay/$t")
+	if [ ${#replay[@]} -gt 0 ]; then
+		while IFS= read -r -d '' f; do
+			files+=("$f")
+		done < <(find "${replay[@]}" -type f -print0 | sort -z)
+	fi
+	if [ ${#files[@]} -gt 0 ] &&
+		! (cd "$out/crashes" && TMPDIR=$work/tmp-$t "$bin" "${files[@]}") >>"$log" 2>&1; then
+		crash=$(sed -n 's/^Running: //p' "$log" | tail -n 1)
+		echo "not ok - the corpus fails again: ${crash:-see the log}" >"$work/result-$t"
+		return
+	fi
+	if [ "$seconds" -gt 0 ]; then
+		local rc=0
+		if [ $kind = libfuzzer ]; then
+			local max_len=()
+			case $t in unpack | import) max_len=(-max_len=262144) ;; esac
+			(cd "$out/crashes" && TMPDIR=$work/tmp-$t "$bin" -max_total_time="$seconds" \
+				-timeout=20 -rss_limit_mb=2048 -artifact_prefix="$out/crashes/$t-" \
+				-dict="$dict" -print_final_stats=1 "${max_len[@]}" "${extra[@]}" \
+				"$work_corpus" "${seeds[@]}") >>"$log" 2>&1 || rc=$?
+			crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+		else
+			(cd "$out/crashes" && TMPDIR=$work/tmp-$t "$bin" -t "$seconds" -d "$dict" \
+				"${extra[@]}" "${seeds[@]}") >>"$log" 2>&1 || rc=$?
+			crash=$(sed -n 's/.*the input is in \(.*\)$/\1/p' "$log" | tail -n 1)
+			[ -z "$crash" ] || crash=$out/crashes/$crash
+		fi
+		if [ $rc -ne 0 ]; then
+			echo "not ok - failed (exit $rc), input: ${crash:-none saved}" >"$work/result-$t"
+			return
+		fi
+	fi
+	echo "ok" >"$work/result-$t"
+}
+
+echo "1..${#targets[@]}"
+running=0
+for t in "${targets[@]}"; do
+	run_target "$t" &
+	running=$((running + 1))
+	if [ $running -ge "$jobs" ]; then
+		wait -n || true
+		running=$((running - 1))
+	fi
+done
+wait
+failed=0
+n=0
+for t in "${targets[@]}"; do
+	n=$((n + 1))
+	result=$(cat "$work/result-$t" 2>/dev/null || echo "not ok - no result")
+	if [ "$result" = ok ]; then
+		echo "ok $n - $t ($kind, corpus replayed, ${seconds} s of fuzzing)"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $t: ${result#not ok - }"
+		echo "# log: $out/logs/$t.log"
+		tail -n 30 "$out/logs/$t.log" | cut -c1-300 | sed 's/^/# /'
+	fi
+done
+[ $failed -eq 0 ]
+exit
+}

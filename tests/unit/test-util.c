@@ -115,6 +115,50 @@ static void test_state_store(void)
   tap_ok(rmdir(root) == 0, "temp root empty afterwards");
 }
 
+/* Messages stay one printable line, whatever they quote. */
+static void test_errors(void)
+{
+  _cleanup_error_ struct nook_error *err = NULL, *err2 = NULL;
+
+  nook_error_setx(&err, EINVAL, "name `%s`", "a\nb\x1b[31mc\x7f");
+  nook_error_prefix(&err, "layer `%s`", "l\tx");
+  tap_is_str(err->msg, "layer `l\\x09x`: name `a\\x0ab\\x1b[31mc\\x7f`",
+             "control characters in a message are written \\xNN");
+  nook_error_set(&err2, ENOENT, "open `%s`", "\r");
+  tap_is_str(err2->msg, "open `\\x0d`: No such file or directory", "and with strerror");
+}
+
+/* nook's own JSON files: a deep nesting fails instead of overflowing the stack when freed;
+ * a start time above INT64_MAX survives a round trip. */
+static void test_own_json(void)
+{
+  char root[] = "/tmp/nook-unit-XXXXXX";
+  size_t depth = 2000000;
+  _cleanup_free_ char *deep = xmalloc(2 * depth + 1);
+  _cleanup_error_ struct nook_error *err = NULL;
+  _cleanup_state_ struct nook_state *back = NULL;
+  struct nook_state st = { .id = (char *)"c", .pid_start = UINT64_MAX, .bundle = (char *)"",
+                           .rootfs = (char *)"", .created = (char *)"", .owner = (char *)"",
+                           .cgroup_path = (char *)"" };
+  yajl_val v = NULL;
+  int dfd = -1;
+
+  memset(deep, '[', depth);
+  memset(deep + depth, ']', depth);
+  deep[2 * depth] = '\0';
+  tap_ok(nook_json_parse(deep, "state.json", &v, &err) < 0 && v == NULL
+             && streq(err->msg, "state.json: nesting deeper than 64 levels"),
+         "two million nested arrays: refused, not a stack overflow");
+  nook_error_freep(&err);
+  tap_ok(mkdtemp(root) != NULL && (dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0,
+         "temp dir");
+  tap_ok(nook_state_write(dfd, &st, &err) == 0 && nook_state_read(dfd, "c", &back, &err) == 0
+             && back->pid_start == UINT64_MAX,
+         "pidStart 2^64-1 round trip");
+  close(dfd);
+  nook_rm_rf_at(AT_FDCWD, root, NULL);
+}
+
 static void test_atomic_write(void)
 {
   char dir[] = "/tmp/nook-unit-XXXXXX";
@@ -170,6 +214,8 @@ int main(void)
   test_strv();
   test_ids();
   test_state_store();
+  test_errors();
+  test_own_json();
   test_atomic_write();
   test_close_from();
   return tap_done();
