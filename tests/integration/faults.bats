@@ -8,6 +8,7 @@
 # in net-run.bats.
 
 load helpers
+load net-helpers
 # shellcheck source=../helpers/registry.bash
 . "$NOOK_SRCDIR/tests/helpers/registry.bash"
 
@@ -18,12 +19,7 @@ setup() {
 	require_nook "fault injection"
 	"$NOOK_BUILDDIR/nook" version | grep -q '+fault-injection' ||
 		skip "nook was built without --enable-fault-injection"
-	STORAGE=$TEST_DIR/storage
-	CGP=$CG_PARENT/$TEST_TAG-fault
-	NS=$TEST_DIR/netns
-	touch "$NS"
-	unshare --net="$NS" true
-	nsenter --net="$NS" ip link set lo up
+	net_ns_setup fault
 	on_teardown 'fault_teardown'
 }
 
@@ -38,21 +34,6 @@ fault_teardown() {
 	while read -r base; do
 		rmdir "$base/$CGP" 2>/dev/null || true
 	done < <(nook_cgroup_bases)
-}
-
-# inns CMD...: CMD in the test's network namespace.
-inns() {
-	timeout -k 5 "$NOOK_TEST_TIMEOUT" nsenter --net="$NS" "$@"
-}
-
-# ncli ARGS...: nook on the test's state root and storage, in the test's namespace.
-ncli() {
-	inns "$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" "$@" 3>&-
-}
-
-# nrun ARGS...: `nook run` tagged for the leftover checks.
-nrun() {
-	ncli run --cgroup-parent "$CGP" -e "$(container_env_marker)" "$@"
 }
 
 # assert_nothing_left: no process, mount, state dir, cgroup, veth, nft rule, lease, netns file
