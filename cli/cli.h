@@ -54,6 +54,21 @@ int cmd_nook_run(const struct nook_globals *g, int argc, char **argv);
 int cmd_nook_rm(const struct nook_globals *g, int argc, char **argv);
 /* `nook __supervise` (hidden): a container's supervisor, as nook_supervisor_spawn() runs it. */
 int cmd_supervise(const struct nook_globals *g, int argc, char **argv);
+/* The lifecycle verbs of `nook run`'s containers, one file each (cli/cmd-nook-VERB.c; kill
+ * with stop, restart with start, unpause with pause). */
+int cmd_nook_ps(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_logs(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_attach(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_stop(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_kill(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_wait(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_start(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_restart(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_exec(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_inspect(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_stats(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_pause(const struct nook_globals *g, int argc, char **argv);
+int cmd_nook_unpause(const struct nook_globals *g, int argc, char **argv);
 
 /* image_open(), which imports the embedded default image (localhost/busybox:latest) the first
  * time `busybox` is asked for and the store does not have it (cli/default-image.c). */

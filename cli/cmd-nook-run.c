@@ -21,6 +21,7 @@
 #include "cli/ctr.h"
 #include "cli/run-flags.h"
 #include "cli/run-network.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "images/image.h"
@@ -552,6 +553,7 @@ static int start_prepare(const struct nook_globals *g, struct image_store *s, co
       r = image_rootfs_mount(s, img, c->id, false, NULL, err);
       if (r < 0)
         return r;
+      NOOK_FAULT_POINT("after-rootfs-mount");
     }
   struct run_network_config nc = {
     .id = c->id, .name = c->name, .network = c->network, .ports = c->ports,

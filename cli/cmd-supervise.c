@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "cgroups/cgroup.h"
 #include "cli/cli.h"
@@ -89,6 +90,8 @@ int cmd_supervise(const struct nook_globals *g, int argc, char **argv)
 
   if (nook_supervisor_parse_args(argc, argv, &o, &sock, &err) < 0)
     return cli_nook_fail(err);
+  /* Executed from /proc/self/exe its name would be "exe": say what it is in ps and top. */
+  prctl(PR_SET_NAME, "nook-supervisor", 0, 0, 0);
   /* The create child runs the runtime in this process image: it must be the protected copy
    * (the spawning `nook run` made sure already, so this does not exec again). */
   if (nook_cloned_binary_ensure(&err) < 0)

@@ -201,15 +201,6 @@ int ctr_release_name(struct image_store *s, const char *name, const char *id,
   return 0;
 }
 
-static void gen_strv(yajl_gen g, const char *key, char *const *v)
-{
-  nook_json_str(g, key);
-  yajl_gen_array_open(g);
-  for (size_t i = 0; v && v[i]; i++)
-    nook_json_str(g, v[i]);
-  yajl_gen_array_close(g);
-}
-
 int ctr_save(struct image_store *s, const struct ctr *c, struct nook_error **err)
 {
   _cleanup_close_ int dfd = -1;
@@ -225,7 +216,7 @@ int ctr_save(struct image_store *s, const struct ctr *c, struct nook_error **err
   nook_json_kv_str(g, "image", c->image);
   nook_json_kv_str(g, "imageId", c->image_id);
   nook_json_kv_str(g, "created", c->created);
-  gen_strv(g, "command", c->command);
+  nook_json_kv_strv(g, "command", c->command);
   nook_json_kv_bool(g, "rm", c->rm);
   nook_json_kv_bool(g, "tty", c->tty);
   nook_json_kv_bool(g, "interactive", c->interactive);
@@ -236,10 +227,10 @@ int ctr_save(struct image_store *s, const struct ctr *c, struct nook_error **err
   nook_json_kv_int(g, "stopTimeout", c->stop_timeout);
   if (c->hostname)
     nook_json_kv_str(g, "hostname", c->hostname);
-  gen_strv(g, "addHosts", c->add_hosts);
-  gen_strv(g, "dns", c->dns);
+  nook_json_kv_strv(g, "addHosts", c->add_hosts);
+  nook_json_kv_strv(g, "dns", c->dns);
   nook_json_kv_str(g, "network", c->network);
-  gen_strv(g, "ports", c->ports);
+  nook_json_kv_strv(g, "ports", c->ports);
   yajl_gen_map_close(g);
   json = nook_json_gen_finish(g, &len);
   if ((r = ctr_dir_open(s, c->id, &dfd, err)) < 0)
@@ -522,15 +513,45 @@ int ctr_status_get(const struct nook_globals *g, struct image_store *s, const ch
   return 0;
 }
 
+/* The name reserved for id, found in STORAGE/names: for a run that crashed before it wrote
+ * run.json.  NULL when there is none. */
+static char *name_of(struct image_store *s, const char *id)
+{
+  _cleanup_(nook_closedirp) DIR *d = NULL;
+  int fd = -1;
+  char target[65];
+  struct dirent *de;
+
+  if (names_dir(s, &fd, NULL) < 0)
+    return NULL;
+  if ((d = fdopendir(fd)) == NULL)
+    {
+      close(fd);
+      return NULL;
+    }
+  while ((de = readdir(d)))
+    if (name_target(dirfd(d), de->d_name, target) == 0 && streq(target, id))
+      return xstrdup(de->d_name);
+  return NULL;
+}
+
 int ctr_cleanup(const struct nook_globals *g, struct image_store *s, const char *id,
                 bool restarting, struct nook_error **err)
 {
   _cleanup_ctr_ struct ctr *c = NULL;
+  _cleanup_free_ char *lost = NULL;
   int r;
 
-  /* Without run.json (a run that crashed early) there is still state to remove. */
+  /* Without run.json (a run that crashed early) there is still state to remove, the alias
+   * and the name included: found by the id they point to (tests/integration/faults.bats). */
   if (ctr_load(s, id, &c, NULL) < 0)
     c = NULL;
+  if (!c && !restarting && (lost = name_of(s, id)))
+    {
+      nook_state_alias_remove(g->root, lost, id);
+      if ((r = ctr_release_name(s, lost, id, err)) < 0)
+        return r;
+    }
   r = nook_container_delete(g->root, id, true, err);
   if (r == -ENOENT)
     nook_error_freep(err);

@@ -19,17 +19,34 @@
 
 static int cmd_version(const struct nook_globals *g, int argc, char **argv)
 {
+#ifdef NOOK_FAULT_INJECTION
+  printf("nook version %s+fault-injection\n", PACKAGE_VERSION); /* tests/integration/faults.bats */
+#else
   printf("nook version %s\n", PACKAGE_VERSION);
+#endif
   return 0;
 }
 
 static const struct nook_command commands[] = {
+  { "attach", cmd_nook_attach, "attach to a running container's input and output" },
+  { "exec", cmd_nook_exec, "run a process in a running container" },
   { "image", cmd_image, "import, list, inspect, remove and export images" },
+  { "inspect", cmd_nook_inspect, "show containers' configuration and state as JSON" },
+  { "kill", cmd_nook_kill, "send a signal to containers" },
+  { "logs", cmd_nook_logs, "print (and follow) a container's output" },
   { "network", cmd_network, "bridge networks: create, ls, inspect, rm" },
+  { "pause", cmd_nook_pause, "freeze every process of containers" },
+  { "ps", cmd_nook_ps, "list containers" },
+  { "restart", cmd_nook_restart, "stop and start containers" },
   { "rm", cmd_nook_rm, "remove containers" },
   { "run", cmd_nook_run, "run a command in a new container from an image" },
+  { "start", cmd_nook_start, "start created or exited containers" },
+  { "stats", cmd_nook_stats, "show containers' CPU, memory and pids usage" },
+  { "stop", cmd_nook_stop, "stop containers: their stop signal, then SIGKILL" },
   { "system", cmd_system, "check the image store (and repair it)" },
+  { "unpause", cmd_nook_unpause, "thaw paused containers" },
   { "version", cmd_version, "print the version" },
+  { "wait", cmd_nook_wait, "wait for containers to exit and print their exit codes" },
   /* hidden: the per-container supervisor that `nook run` spawns (cli/cmd-supervise.c) */
   { "__supervise", cmd_supervise, NULL },
 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/run-network.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "images/image.h"
@@ -646,6 +647,7 @@ int run_network_setup(const struct nook_globals *g, struct image_store *s,
       run_network_done(&n);
       return -1;
     }
+  NOOK_FAULT_POINT("after-network-setup");
   *ret = n;
   return 0;
 }

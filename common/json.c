@@ -73,6 +73,15 @@ void nook_json_kv_bool(yajl_gen g, const char *key, bool value)
   yajl_gen_bool(g, value);
 }
 
+void nook_json_kv_strv(yajl_gen g, const char *key, char *const *v)
+{
+  nook_json_str(g, key);
+  yajl_gen_array_open(g);
+  for (size_t i = 0; v && v[i]; i++)
+    nook_json_str(g, v[i]);
+  yajl_gen_array_close(g);
+}
+
 yajl_val nook_json_get(yajl_val obj, const char *key)
 {
   if (obj == NULL || !YAJL_IS_OBJECT(obj))

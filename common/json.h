@@ -19,6 +19,8 @@ void nook_json_kv_str(yajl_gen g, const char *key, const char *value);
 void nook_json_kv_int(yajl_gen g, const char *key, long long value);
 void nook_json_kv_u64(yajl_gen g, const char *key, uint64_t value); /* all 64 bits */
 void nook_json_kv_bool(yajl_gen g, const char *key, bool value);
+/* "key": [strings of the NULL-terminated v] ([] for NULL). */
+void nook_json_kv_strv(yajl_gen g, const char *key, char *const *v);
 
 /* Parses NUL-terminated text (nook's own files) with the checks of nook_json_parse_untrusted()
  * but no size limit; the error names what (e.g. the file). */

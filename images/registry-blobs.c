@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/fault.h"
 #include "common/util.h"
 #include "images/registry-internal.h"
 
@@ -80,6 +81,7 @@ static bool job_sink(struct registry_xfer *x, const char *data, size_t len)
   if (image_blob_writer_write(j->w, data, len, &j->write_err) < 0)
     return false;
   j->received += len;
+  NOOK_FAULT_POINT("mid-pull");
   job_progress(j);
   return true;
 }

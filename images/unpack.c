@@ -40,6 +40,7 @@ struct open_how
 #define SYS_openat2 437
 #endif
 
+#include "common/fault.h"
 #include "common/util.h"
 #include "images/dl-archive.h"
 #include "images/image.h"
@@ -857,6 +858,7 @@ int image_unpack(int fd, int dirfd, const struct image_unpack_opts *opts, char *
         return nook_error_setx(err, EFBIG, "layer: more than %d entries", MAX_ENTRIES);
       if (unpack_entry(&u, err) < 0)
         return -1;
+      NOOK_FAULT_POINT("mid-unpack");
     }
   if (unpack_stream_finish(u.stream, diff_id, &total, err) < 0)
     return nook_error_prefix(err, "layer");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cgroups/cgroup.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/container.h"
@@ -321,7 +322,8 @@ static int create_cgroup(struct spawn *s, struct nook_error **err)
   if (nook_cgroup_create(&cfg, &s->cg, &e) == 0)
     {
       s->st.cgroup_path = xstrdup(nook_cgroup_path(s->cg));
-      return 0;
+      return nook_write_file_atomic_at(s->dirfd, NOOK_STATE_CGROUP_FILE, s->st.cgroup_path,
+                                       strlen(s->st.cgroup_path), 0600, err);
     }
   if (geteuid() == 0 || !(e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS))
     {
@@ -445,11 +447,14 @@ static int spawn(struct spawn *s, bool create, struct nook_error **err)
     goto fail;
   if (create_cgroup(s, err) < 0)
     goto fail;
+  NOOK_FAULT_POINT("after-cgroup");
   s->st.own_pidns = (s->ns.new_flags & CLONE_NEWPID) || s->ns.join_fds[NOOK_NS_PID] >= 0;
   if (clone_init(s, fifo_fd, console_fd, err) < 0)
     goto fail;
+  NOOK_FAULT_POINT("after-clone");
   if (sync_with_init(s, err) < 0)
     goto fail;
+  NOOK_FAULT_POINT("after-mounts"); /* the init has mounted its rootfs and pivoted */
   nook_rootfs_idmap_free(TAKE_PTR(s->idmap_fds), s->spec->n_mounts); /* attached by now */
   if (!s->ns.two_stage)
     s->child = 0; /* from here on it is the init, followed through init_pidfd */

@@ -436,6 +436,31 @@ static int kill_and_wait(const struct ctr *c, const char *id, struct nook_error 
   return 0;
 }
 
+/* The cgroup of a create that died before its state.json: its processes are killed and it
+ * is removed (NOOK_STATE_CGROUP_FILE); 0 when there is none. */
+static int destroy_orphan_cgroup(int dirfd, const char *id, struct nook_error **err)
+{
+  _cleanup_free_ char *path = NULL;
+  _cleanup_cgroup_ struct nook_cgroup *cg = NULL;
+  int r = nook_read_file_at(dirfd, NOOK_STATE_CGROUP_FILE, 4096, &path, NULL, err);
+
+  if (r == -ENOENT)
+    {
+      nook_error_freep(err);
+      return 0;
+    }
+  if (r < 0 || *path == '\0')
+    return r < 0 ? nook_error_prefix(err, "container `%s`", id) : 0;
+  if (nook_cgroup_open(path, &cg, err) < 0)
+    {
+      if ((*err)->errnum != ENOENT)
+        return nook_error_prefix(err, "container `%s`", id);
+      nook_error_freep(err); /* removed already */
+      return 0;
+    }
+  return nook_cgroup_destroy(cg, err);
+}
+
 int nook_container_delete(const char *root, const char *id, bool force, struct nook_error **err)
 {
   struct ctr c;
@@ -459,7 +484,9 @@ int nook_container_delete(const char *root, const char *id, bool force, struct n
       if (force || faccessat(c.dirfd, "state.json", F_OK, 0) < 0)
         {
           nook_error_freep(err);
-          r = nook_state_dir_remove(root, id, err);
+          r = destroy_orphan_cgroup(c.dirfd, id, err);
+          if (r == 0)
+            r = nook_state_dir_remove(root, id, err);
         }
       goto out;
     }

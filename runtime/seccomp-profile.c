@@ -455,22 +455,13 @@ static bool syscall_applies(const struct prof_syscall *s, uint64_t caps, const s
   return !s->inc.has_kernel || kernel_at_least(h, &s->inc);
 }
 
-static void gen_strv(yajl_gen g, const char *key, char *const *v)
-{
-  nook_json_str(g, key);
-  yajl_gen_array_open(g);
-  for (size_t i = 0; v && v[i]; i++)
-    nook_json_str(g, v[i]);
-  yajl_gen_array_close(g);
-}
-
 static void gen_archs(yajl_gen g, const struct nook_seccomp_profile *p, const struct host *h)
 {
   const char *scmp = go_arch_scmp(h->arch);
 
   if (p->architectures)
     {
-      gen_strv(g, "architectures", p->architectures);
+      nook_json_kv_strv(g, "architectures", p->architectures);
       return;
     }
   for (size_t i = 0; scmp && i < p->n_arch_map; i++)
@@ -489,7 +480,7 @@ static void gen_archs(yajl_gen g, const struct nook_seccomp_profile *p, const st
 static void gen_syscall(yajl_gen g, const struct prof_syscall *s)
 {
   yajl_gen_map_open(g);
-  gen_strv(g, "names", s->names);
+  nook_json_kv_strv(g, "names", s->names);
   nook_json_kv_str(g, "action", s->action);
   if (s->has_errno)
     nook_json_kv_u64(g, "errnoRet", s->errno_ret);
@@ -527,7 +518,7 @@ void nook_seccomp_profile_gen(yajl_gen g, const struct nook_seccomp_profile *p, 
     nook_json_kv_u64(g, "defaultErrnoRet", p->default_errno);
   gen_archs(g, p, &h);
   if (p->flags)
-    gen_strv(g, "flags", p->flags);
+    nook_json_kv_strv(g, "flags", p->flags);
   if (p->listener_path)
     nook_json_kv_str(g, "listenerPath", p->listener_path);
   if (p->listener_metadata)

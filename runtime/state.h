@@ -64,6 +64,11 @@ void nook_state_alias_remove(const char *root, const char *name, const char *id)
  * a new string; else NULL. */
 char *nook_state_alias_resolve(const char *root, const char *what);
 
+/* ROOT/ID/cgroup: the container's cgroup path, written as soon as the cgroup exists, so that
+ * `delete -f` finds (and kills and removes) the cgroup of a create that died before it wrote
+ * state.json. */
+#define NOOK_STATE_CGROUP_FILE "cgroup"
+
 /* Removes ROOT/ID and everything in it. */
 int nook_state_dir_remove(const char *root, const char *id, struct nook_error **err);
 

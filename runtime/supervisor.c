@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/lifecycle.h"
@@ -484,6 +485,7 @@ static void finish_run(struct sup *s)
   if (restart)
     s->st.restart_count++;
   s->st.state = restart ? NOOK_SUP_RESTARTING : NOOK_SUP_EXITED;
+  NOOK_FAULT_POINT("supervisor-before-exit-record");
   status_write(s);
   run_end(s);
   cleanup(s, restart);

@@ -1,15 +1,15 @@
 #!/bin/bash
 # supervisor-pss.sh [--count N] [--doc FILE | --no-doc]: the memory of N idle supervisors, each
-# with a `sleep` container, from /proc/PID/smaps_rollup: nook's (`nook __supervise`), the same
-# loop in bench-supervisor (libc and yajl only; `make bench`), and podman's conmon when podman
-# is installed; a markdown table into docs/benchmarks.md between the supervisor-pss markers.
+# with a `sleep` container, from /proc/PID/smaps_rollup: nook's (`nook run -d`), the same loop
+# in bench-supervisor (libc and yajl only; `make bench`), and podman's conmon when podman is
+# installed; a markdown table into docs/benchmarks.md between the supervisor-pss markers.
 #
 # Pss (proportional set size) divides each shared page among the processes that map it, so the
 # average Pss of N supervisors is what one more costs: its own pages plus 1/N of the binary's
-# and the libraries'.  nook's containers are OCI bundles over one busybox rootfs (read-only)
-# under the work dir's --root; conmon runs as run-image.sh runs podman: its own --root,
-# --runroot and --tmpdir, cgroupfs, --network none, nothing of the machine's podman touched.
-# The cgroups of both go below /$tag, removed at the end.  Run as root.
+# and the libraries'.  nook runs the image it embeds on the work dir's --root and --storage;
+# conmon runs as run-image.sh runs podman: its own --root, --runroot and --tmpdir, cgroupfs,
+# nothing of the machine's podman touched.  Both with --network none; their cgroups go below
+# /$tag, removed at the end.  Run as root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,12 +42,16 @@ pm=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$wo
 	--storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc)
 pmrun=(run -d --cgroup-parent "/$tag" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
 	--network none localhost/bench-busybox sleep 1000)
+nkrun=(run -d --net none --cgroup-parent "$tag" busybox sleep 1000)
 sup_pids=()
+nook_ids=()
 
 cleanup() {
 	local i
+	for id in "${nook_ids[@]+"${nook_ids[@]}"}"; do
+		"${nk[@]}" rm -f "$id" >/dev/null 2>&1 || true
+	done
 	for i in $(seq 1 "$count"); do
-		"$NOOK" oci --root "$work/nook/run" kill "bench-$i" KILL >/dev/null 2>&1 || true
 		[ -f "$work/floor/$i/status.json" ] && kill -KILL "$(jq -r .pid "$work/floor/$i/status.json")" 2>/dev/null
 	done
 	for i in $(seq 1 50); do
@@ -57,9 +61,6 @@ cleanup() {
 		sleep 0.1
 	done
 	for p in "${sup_pids[@]+"${sup_pids[@]}"}"; do kill -KILL "$p" 2>/dev/null || true; done
-	for i in $(seq 1 "$count"); do
-		"$NOOK" oci --root "$work/nook/run" delete -f "bench-$i" >/dev/null 2>&1 || true
-	done
 	if $have_podman; then
 		"${pm[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 		"${pm[@]}" system reset -f >/dev/null 2>&1 || true
@@ -93,20 +94,12 @@ row() {
 }
 
 echo "supervisor-pss.sh: $count containers for each supervisor" >&2
-"$srcdir/tests/helpers/make-busybox-rootfs.sh" "$work/rootfs"
-mkdir -p "$work/spec"
-"$NOOK" oci spec --bundle "$work/spec"
-
 nook_pids=()
 for i in $(seq 1 "$count"); do
-	b=$work/nook/b$i
-	mkdir -p "$b"
-	jq --arg root "$work/rootfs" --arg cg "$tag/bench-$i" '.root = { path: $root, readonly: true }
-		| .process.terminal = false | .process.args = ["sleep", "1000"]
-		| .linux.cgroupsPath = $cg' "$work/spec/config.json" >"$b/config.json"
-	setsid "${nk[@]}" __supervise --dir "$b" -- "bench-$i" </dev/null >/dev/null 2>&1 &
-	wait_running "$b/status.json"
-	nook_pids+=("$(jq -r .supervisorPid "$b/status.json")")
+	id=$("${nk[@]}" "${nkrun[@]}")
+	nook_ids+=("$id")
+	wait_running "$work/nook/storage/containers/$id/status.json"
+	nook_pids+=("$(jq -r .supervisorPid "$work/nook/storage/containers/$id/status.json")")
 done
 sup_pids+=("${nook_pids[@]}")
 
@@ -121,6 +114,7 @@ sup_pids+=("${floor_pids[@]}")
 
 conmon_pids=()
 if $have_podman; then
+	"$srcdir/tests/helpers/make-busybox-rootfs.sh" "$work/rootfs"
 	tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 	"${pm[@]}" import "$work/rootfs.tar" localhost/bench-busybox >/dev/null
 	for i in $(seq 1 "$count"); do
@@ -141,15 +135,15 @@ table=$work/table.md
 	echo
 	echo "| supervisor | processes | Pss | of it anonymous | of it file-backed | Rss |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-	row "nook __supervise" "${nook_pids[@]}"
+	row "nook (\`nook run -d\`)" "${nook_pids[@]}"
 	row "bench-supervisor (the same loop, libc and yajl only)" "${floor_pids[@]}"
 	$have_podman && row "conmon (podman run -d)" "${conmon_pids[@]}"
 	echo
-	echo "Exact commands (\`\$WORK\` is the temp dir, \`\$I\` the container's number):"
+	echo "Exact commands, each run $count times (\`\$WORK\` is the temp dir, \`\$I\` the container's number):"
 	echo
 	echo '```sh'
-	echo "# nook __supervise"
-	echo "setsid ${nk[*]} __supervise --dir \$WORK/nook/b\$I -- bench-\$I"
+	echo "# nook"
+	echo "${nk[*]} ${nkrun[*]}"
 	echo "# bench-supervisor"
 	echo "setsid $BENCH_SUPERVISOR \$WORK/floor/\$I sleep 1000"
 	$have_podman && printf '# conmon\n%s\n' "${pm[*]} ${pmrun[*]}"

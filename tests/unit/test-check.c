@@ -13,11 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 
 #include "common/util.h"
 #include "images/image.h"
+#include "tests/unit/dl-archive-writer.h"
 #include "tests/unit/tap.h"
 
 #define NAME "example.org/check:1"
@@ -28,26 +27,27 @@ static char *tmp_dir;
 static void write_rootfs(const char *path)
 {
   static const char data[] = "hello from the checked layer\n";
-  struct archive *a = archive_write_new();
-  struct archive_entry *e = archive_entry_new();
+  struct archive *a = sym_archive_write_new();
+  struct archive_entry *e = sym_archive_entry_new();
 
-  archive_write_set_format_pax_restricted(a);
-  archive_write_add_filter_gzip(a);
-  archive_write_open_filename(a, path);
-  archive_entry_set_pathname(e, "etc");
-  archive_entry_set_filetype(e, AE_IFDIR);
-  archive_entry_set_perm(e, 0755);
-  archive_write_header(a, e);
-  archive_entry_clear(e);
-  archive_entry_set_pathname(e, "etc/hello");
-  archive_entry_set_filetype(e, AE_IFREG);
-  archive_entry_set_perm(e, 0644);
-  archive_entry_set_size(e, sizeof data - 1);
-  archive_write_header(a, e);
-  archive_write_data(a, data, sizeof data - 1);
-  archive_entry_free(e);
-  archive_write_close(a);
-  archive_write_free(a);
+  sym_archive_write_set_format_pax_restricted(a);
+  sym_archive_write_add_filter_gzip(a);
+  sym_archive_write_open_filename(a, path);
+  sym_archive_entry_set_pathname(e, "etc");
+  sym_archive_entry_set_filetype(e, AE_IFDIR);
+  sym_archive_entry_set_perm(e, 0755);
+  sym_archive_write_header(a, e);
+  sym_archive_entry_free(e);
+  e = sym_archive_entry_new();
+  sym_archive_entry_set_pathname(e, "etc/hello");
+  sym_archive_entry_set_filetype(e, AE_IFREG);
+  sym_archive_entry_set_perm(e, 0644);
+  sym_archive_entry_set_size(e, sizeof data - 1);
+  sym_archive_write_header(a, e);
+  sym_archive_write_data(a, data, sizeof data - 1);
+  sym_archive_entry_free(e);
+  sym_archive_write_close(a);
+  sym_archive_write_free(a);
 }
 
 /* A new store holding one imported image; *ret_image gets its manifest and config. */
@@ -371,6 +371,7 @@ int main(void)
   char tmpl[] = "/tmp/nook-test-check.XXXXXX";
   _cleanup_free_ char *tar = NULL;
 
+  archive_writer_load();
   tmp_dir = mkdtemp(tmpl);
   if (!tmp_dir)
     {

@@ -1,0 +1,86 @@
+#!/bin/bash
+# run-100.sh [--count N] [--doc FILE | --no-doc]: start N (100) detached containers at once with
+# `nook run -d --net none busybox sleep 1000`, as many in parallel as there are, and time the
+# whole wave (the issue's goal: <= 2 s on 2 cores); then the average Pss of their supervisors,
+# then remove them all and time that too; a table into docs/benchmarks.md (run-100 markers).
+# Run as root.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
+builddir=${NOOK_BUILDDIR:-$srcdir}
+NOOK=${NOOK:-$builddir/nook}
+count=100
+runs=0
+warmup=0
+doc=$srcdir/docs/benchmarks.md
+
+args=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--count) count=$2; shift 2 ;;
+	*) args+=("$1"); shift ;;
+	esac
+done
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+bench_args "${args[@]+"${args[@]}"}"
+bench_setup
+
+nk=("$NOOK" --root "$work/run" --storage "$work/storage")
+cleanup() {
+	local d
+	for d in "$work"/storage/containers/*/; do
+		[ -d "$d" ] && "${nk[@]}" rm -f "$(basename "$d")" >/dev/null 2>&1 || true
+	done
+	bench_remove_cgroups
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+# The image is imported once, before the clock starts.
+"${nk[@]}" run --rm --net none --cgroup-parent "$tag" busybox true
+
+t0=$(now)
+seq 1 "$count" | xargs -P "$count" -I{} "${nk[@]}" run -d --net none --cgroup-parent "$tag" \
+	--name "c{}" busybox sleep 1000 >"$work/ids" 2>"$work/errors" || true
+t1=$(now)
+started=$(grep -c . "$work/ids" || true)
+[ "$started" = "$count" ] || { echo "run-100.sh: only $started of $count started:" >&2; head "$work/errors" >&2; exit 1; }
+
+sleep 1 # the supervisors settle into their loops
+pss=0
+while read -r id; do
+	spid=$(jq -r .supervisorPid "$work/storage/containers/$id/status.json")
+	pss=$((pss + $(awk '/^Pss:/ { print $2 }' "/proc/$spid/smaps_rollup")))
+done <"$work/ids"
+
+t2=$(now)
+xargs -P "$count" -n 1 "${nk[@]}" rm -f <"$work/ids" >/dev/null
+t3=$(now)
+left=$(find "$work/storage/containers" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$left" = 0 ] || { echo "run-100.sh: $left containers left after rm -f" >&2; exit 1; }
+
+table=$work/table.md
+{
+	echo "<!-- run-100:begin (written by tests/bench/run-100.sh; do not edit by hand) -->"
+	echo
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores, load average"
+	echo "$(cut -d' ' -f1 /proc/loadavg) at the end; nook $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
+	echo
+	echo "| what | time |"
+	echo "| --- | ---: |"
+	echo "| $count \`nook run -d\` at once, until the last one printed its id (goal <= 2 s) | $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s |"
+	echo "| average Pss of their $count supervisors | $((pss / count)) kB |"
+	echo "| $count \`nook rm -f\` at once | $(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }') s |"
+	echo
+	echo '```sh'
+	echo "seq 1 $count | xargs -P $count -I{} ${nk[*]} run -d --net none --cgroup-parent $tag --name c{} busybox sleep 1000"
+	echo "xargs -P $count -n 1 ${nk[*]} rm -f <ids"
+	echo '```'
+	echo
+	echo "<!-- run-100:end -->"
+} | sed "s|$work|\$WORK|g" >"$table"
+cat "$table"
+bench_write_doc run-100 "$table"
