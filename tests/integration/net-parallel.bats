@@ -34,16 +34,16 @@ assert_distinct() {
 }
 
 @test "10 parallel run --rm on the default network: distinct addresses, nothing left" {
-	local pids=() i
-	for i in $(seq 10); do
+	local pids=() c
+	for c in $(seq 10); do
 		nrun --rm busybox sh -c 'ip -o -4 addr show eth0 | awk "{print \$4}"' \
-			>"$TEST_DIR/r$i.out" 2>"$TEST_DIR/r$i.err" </dev/null &
+			>"$TEST_DIR/r$c.out" 2>"$TEST_DIR/r$c.err" </dev/null &
 		pids+=($!)
 	done
 	par_wait "${pids[@]}" || { tail -n +1 "$TEST_DIR"/r*.err >&2; false; }
-	for i in $(seq 10); do
-		[ ! -s "$TEST_DIR/r$i.err" ] || { cat "$TEST_DIR/r$i.err" >&2; false; }
-		cut -d/ -f1 "$TEST_DIR/r$i.out"
+	for c in $(seq 10); do
+		[ ! -s "$TEST_DIR/r$c.err" ] || { cat "$TEST_DIR/r$c.err" >&2; false; }
+		cut -d/ -f1 "$TEST_DIR/r$c.out"
 	done >"$TEST_DIR/addrs"
 	assert_distinct "$TEST_DIR/addrs"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
@@ -51,9 +51,9 @@ assert_distinct() {
 }
 
 @test "10 parallel run -d on the default network: distinct addresses, /etc/hosts of all, rm -f" {
-	local pids=() i j addr
-	for i in $(seq 10); do
-		nrun -d --name "n$i" busybox sleep 600 >"$TEST_DIR/d$i.out" 2>&1 </dev/null &
+	local pids=() c j addr
+	for c in $(seq 10); do
+		nrun -d --name "n$c" busybox sleep 600 >"$TEST_DIR/d$c.out" 2>&1 </dev/null &
 		pids+=($!)
 	done
 	par_wait "${pids[@]}" || { tail -n +1 "$TEST_DIR"/d*.out >&2; false; }
@@ -64,23 +64,23 @@ assert_distinct() {
 	# every container is named in the hosts file of every other: each run's hosts pass, under
 	# the lease lock, wrote its own file from the leases and its line into those of the others
 	declare -A addr_of
-	for i in $(seq 10); do
-		addr_of[n$i]=$(echo "$output" | jq -r --arg n "n$i" '.[0].containers[] | select(.name == $n) | .address' | cut -d/ -f1)
-		[ -n "${addr_of[n$i]}" ]
+	for c in $(seq 10); do
+		addr_of[n$c]=$(echo "$output" | jq -r --arg n "n$c" '.[0].containers[] | select(.name == $n) | .address' | cut -d/ -f1)
+		[ -n "${addr_of[n$c]}" ]
 	done
-	for i in $(seq 10); do
-		run --separate-stderr ncli exec "n$i" cat /etc/hosts
+	for c in $(seq 10); do
+		run --separate-stderr ncli exec "n$c" cat /etc/hosts
 		assert_status 0
 		for j in $(seq 10); do
-			[ "$i" = "$j" ] && continue
+			[ "$c" = "$j" ] && continue
 			addr=${addr_of[n$j]}
 			echo "$output" | grep -qE "^${addr//./\\.}"$'\t'"(.* )?n$j( |\$)" ||
-				{ echo "n$i's /etc/hosts lacks n$j ($addr): $output" >&2; false; }
+				{ echo "n$c's /etc/hosts lacks n$j ($addr): $output" >&2; false; }
 		done
 	done
 	pids=()
-	for i in $(seq 10); do
-		ncli rm -f "n$i" >"$TEST_DIR/rm$i.out" 2>&1 </dev/null &
+	for c in $(seq 10); do
+		ncli rm -f "n$c" >"$TEST_DIR/rm$c.out" 2>&1 </dev/null &
 		pids+=($!)
 	done
 	par_wait "${pids[@]}" || { tail -n +1 "$TEST_DIR"/rm*.out >&2; false; }
@@ -89,24 +89,20 @@ assert_distinct() {
 	[ -z "$(nook_find_processes "$TEST_DIR" "$(container_env_marker)")" ]
 }
 
-# Known bug (issue #8, found by this file): among ten `run -d --name nK` started at once, a
-# container's own line in /etc/hosts (and STORAGE/names) can name another of them: `exec n2 cat
-# /etc/hosts` showed "ADDR<TAB>ID n1" with ID that of names/n2 while `exec n2 hostname` printed
-# another id.  Skipped until fixed; remove the skip then.
+# (bats 1.8's `run --separate-stderr` sets a variable `i` of its caller: loops here use c)
 @test "10 parallel run -d: each container's own /etc/hosts line is its id and name" {
-	skip "known bug: names and ids mixed up by parallel run -d --name (issue #8)"
-	local pids=() i id
-	for i in $(seq 10); do
-		nrun -d --name "n$i" busybox sleep 600 >"$TEST_DIR/d$i.out" 2>&1 </dev/null &
+	local pids=() c id
+	for c in $(seq 10); do
+		nrun -d --name "n$c" busybox sleep 600 >"$TEST_DIR/d$c.out" 2>&1 </dev/null &
 		pids+=($!)
 	done
 	par_wait "${pids[@]}" || { tail -n +1 "$TEST_DIR"/d*.out >&2; false; }
-	for i in $(seq 10); do
-		id=$(ctr_id "n$i")
-		run --separate-stderr ncli exec "n$i" sh -c 'hostname; cat /etc/hosts'
+	for c in $(seq 10); do
+		id=$(ctr_id "n$c")
+		run --separate-stderr ncli exec "n$c" sh -c 'hostname; cat /etc/hosts'
 		assert_status 0
 		[ "${lines[0]}" = "${id:0:12}" ]
-		echo "$output" | grep -qE $'^10\\.88\\.[0-9.]+\t'"${id:0:12} n$i\$" ||
-			{ echo "n$i ($id): $output" >&2; false; }
+		echo "$output" | grep -qE $'^10\\.88\\.[0-9.]+\t'"${id:0:12} n$c\$" ||
+			{ echo "n$c ($id): $output" >&2; false; }
 	done
 }
