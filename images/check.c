@@ -33,6 +33,8 @@
 /* Process start times come in clock ticks and file times from another clock: an entry this
  * close to a holder's start counts as its work. */
 #define CHECK_SLACK_SECS 1.0
+/* More than a tick of the coarse clock at any HZ. */
+#define CHECK_COARSE_SECS 0.1
 
 struct good_blob
 {
@@ -127,7 +129,7 @@ static double proc_started(pid_t pid)
 }
 
 /* Now, or the start of the oldest other process that holds (or waits for) ROOT/lock, less the
- * slack: what changed later may be its work in progress. */
+ * slack: what changed later may be someone's work in progress. */
 static double progress_cutoff(struct image_store *s)
 {
   _cleanup_free_ char *locks = NULL;
@@ -135,8 +137,11 @@ static double progress_cutoff(struct image_store *s)
   struct stat st;
   double cutoff;
 
+  /* A little before now: file times come from the kernel's coarse clock, up to a tick behind
+   * CLOCK_REALTIME, so a file an importer made a moment after this read (having taken the
+   * lock after /proc/locks was read) could otherwise look older than the check. */
   clock_gettime(CLOCK_REALTIME, &now);
-  cutoff = timespec_secs(&now);
+  cutoff = timespec_secs(&now) - CHECK_COARSE_SECS;
   if (fstatat(s->dirfd, "lock", &st, 0) < 0
       || nook_read_file_at(AT_FDCWD, "/proc/locks", 16u << 20, &locks, NULL, NULL) < 0)
     return cutoff;
