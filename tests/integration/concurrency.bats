@@ -120,6 +120,9 @@ lifecycle() {
 
 @test "20 parallel creates of one id: exactly one succeeds, the others fail with 'already exists'" {
 	local f pid
+	# runc 1.1 checks that the id is free and makes its state dir in two steps: several of
+	# the racers win and their cgroups stay behind.
+	is_nook || skip "runc lets concurrent creates of one id succeed more than once"
 	parallel 20 runtime_direct create --bundle "$BUNDLE" same
 	[ "$(par_count 0)" -eq 1 ]
 	for f in "$TEST_DIR"/par/*.rc; do
