@@ -166,6 +166,13 @@ static int parse_run_more(int c, const char *arg, struct run_opts *o)
       o->no_sig_proxy = streq(arg, "false");
       return 0;
     case OPT_DETACH_KEYS:
+      {
+        char keys[16];
+        size_t n;
+        /* Checked now: a bad value found once attached would leave the container running. */
+        if (nook_detach_keys_parse(arg, keys, &n, &err) < 0)
+          return cli_nook_usage("run", "%s", err->msg);
+      }
       o->detach_keys = arg;
       return 0;
     }

@@ -272,6 +272,9 @@ empty
 	run --separate-stderr nrun --log-max-size 12q busybox true
 	assert_status 125
 	assert_one_line_error "--log-max-size \`12q\`"
+	run --separate-stderr nrun --detach-keys ctrl-1 busybox true
+	assert_status 125
+	assert_one_line_error "--detach-keys \`ctrl-1\`"
 	run --separate-stderr nrun --rm --restart always busybox true
 	assert_status 125
 	assert_one_line_error "--rm and --restart"
