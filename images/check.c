@@ -33,8 +33,6 @@
 /* Process start times come in clock ticks and file times from another clock: an entry this
  * close to a holder's start counts as its work. */
 #define CHECK_SLACK_SECS 1.0
-/* More than a tick of the coarse clock at any HZ. */
-#define CHECK_COARSE_SECS 0.1
 
 struct good_blob
 {
@@ -137,11 +135,8 @@ static double progress_cutoff(struct image_store *s)
   struct stat st;
   double cutoff;
 
-  /* A little before now: file times come from the kernel's coarse clock, up to a tick behind
-   * CLOCK_REALTIME, so a file an importer made a moment after this read (having taken the
-   * lock after /proc/locks was read) could otherwise look older than the check. */
   clock_gettime(CLOCK_REALTIME, &now);
-  cutoff = timespec_secs(&now) - CHECK_COARSE_SECS;
+  cutoff = timespec_secs(&now);
   if (fstatat(s->dirfd, "lock", &st, 0) < 0
       || nook_read_file_at(AT_FDCWD, "/proc/locks", 16u << 20, &locks, NULL, NULL) < 0)
     return cutoff;
@@ -173,10 +168,20 @@ static double progress_cutoff(struct image_store *s)
 static bool in_progress(struct check *ck, const char *rel)
 {
   struct stat st;
+  double again;
 
   if (fstatat(ck->s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return true;
-  return timespec_secs(&st.st_ctim) >= ck->cutoff;
+  if (timespec_secs(&st.st_ctim) >= ck->cutoff)
+    return true;
+  /* Before calling it a problem, the lock holders once more: a process that took the lock
+   * after the check started may have made this (its file times come from the kernel's coarse
+   * clock, a tick behind the check's own reading). */
+  again = progress_cutoff(ck->s);
+  if (again < ck->cutoff)
+    ck->cutoff = again;
+  return fstatat(ck->s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0
+         || timespec_secs(&st.st_ctim) >= ck->cutoff;
 }
 
 /* ---- blobs ------------------------------------------------------------------------------ */

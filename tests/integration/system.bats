@@ -44,7 +44,6 @@ import_image() {
 	layer=$(jq -r '.layers[0].digest[7:]' "$STORAGE/blobs/sha256/${manifest#sha256:}")
 	printf x >>"$STORAGE/blobs/sha256/$config"
 	: >"$STORAGE/tmp/blob-1-left"
-	sleep 0.3 # what changed in the last 0.1 s may be an import's work in progress
 	run --separate-stderr nook_cli system check
 	assert_status 1
 	[ -z "$stderr" ]
