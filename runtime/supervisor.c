@@ -153,7 +153,7 @@ static void client_drop(struct client *c)
   *c = (struct client){ .fd = -1 };
 }
 
-static void client_add(struct sup *s, int fd)
+static struct client *client_add(struct sup *s, int fd)
 {
   int size = CLIENT_SNDBUF;
 
@@ -162,10 +162,11 @@ static void client_add(struct sup *s, int fd)
       {
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
         s->clients[i] = (struct client){ .fd = fd };
-        return;
+        return &s->clients[i];
       }
   sup_error_send(fd, EUSERS, "the supervisor serves at most 16 clients at once", MSG_DONTWAIT);
   close(fd);
+  return NULL;
 }
 
 /* A control message to every client; one whose socket is full is dropped (the exit message is
@@ -787,8 +788,11 @@ static void loop(struct sup *s)
       if (n > 0 && s->listen_fd >= 0 && (p[P_LISTEN].revents & POLLIN) && !s->done)
         {
           int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-          if (fd >= 0)
-            client_add(s, fd);
+          struct client *c = fd >= 0 ? client_add(s, fd) : NULL;
+          /* A message it sent before it was accepted (WATCH, typically) counts before any
+           * output this loop passes on. */
+          if (c)
+            on_client(s, c);
         }
       if (!s->done)
         on_deadlines(s, now);
