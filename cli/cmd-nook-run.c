@@ -21,6 +21,7 @@
 #include "cli/ctr.h"
 #include "cli/run-flags.h"
 #include "cli/run-network.h"
+#include "cli/verbs.h"
 #include "common/fault.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -286,63 +287,6 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
   return 0;
 }
 
-/* Sets KEY=VALUE in env, replacing an earlier KEY. */
-static void env_set(char ***env, const char *kv)
-{
-  size_t klen = strcspn(kv, "=");
-
-  for (size_t i = 0; *env && (*env)[i]; i++)
-    if (strncmp((*env)[i], kv, klen) == 0 && (*env)[i][klen] == '=')
-      {
-        free((*env)[i]);
-        (*env)[i] = xstrdup(kv);
-        return;
-      }
-  nook_strv_push(env, kv);
-}
-
-/* -e KEY=VALUE, or -e KEY for the host's value (skipped when the host has none). */
-static int env_add_flag(char ***env, const char *arg, const char *where, struct nook_error **err)
-{
-  const char *v;
-  _cleanup_free_ char *kv = NULL;
-
-  if (!*arg || *arg == '=')
-    return nook_error_setx(err, EINVAL, "%s: `%s` is not KEY=VALUE", where, arg);
-  if (strchr(arg, '='))
-    {
-      env_set(env, arg);
-      return 0;
-    }
-  if ((v = getenv(arg)))
-    {
-      kv = xasprintf("%s=%s", arg, v);
-      env_set(env, kv);
-    }
-  return 0;
-}
-
-static int env_add_file(char ***env, const char *file, struct nook_error **err)
-{
-  _cleanup_free_ char *text = NULL;
-  char *save = NULL;
-  int r;
-
-  r = nook_read_file_at(AT_FDCWD, file, 1u << 20, &text, NULL, err);
-  if (r < 0)
-    return nook_error_prefix(err, "--env-file");
-  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-    {
-      line += strspn(line, " \t");
-      if (!*line || *line == '#')
-        continue;
-      _cleanup_free_ char *where = xasprintf("--env-file `%s`", file);
-      if ((r = env_add_flag(env, line, where, err)) < 0)
-        return r;
-    }
-  return 0;
-}
-
 static int build_env(const struct run_opts *o, const struct image_config *ic, const char *hostname,
                      char ***ret, struct nook_error **err)
 {
@@ -350,17 +294,17 @@ static int build_env(const struct run_opts *o, const struct image_config *ic, co
   _cleanup_free_ char *h = xasprintf("HOSTNAME=%s", hostname);
   int r;
 
-  env_set(&env, DEFAULT_PATH);
+  verbs_env_set(&env, DEFAULT_PATH);
   for (size_t i = 0; ic->env && ic->env[i]; i++)
-    env_set(&env, ic->env[i]);
-  env_set(&env, h);
+    verbs_env_set(&env, ic->env[i]);
+  verbs_env_set(&env, h);
   if (o->tty)
-    env_set(&env, "TERM=xterm");
+    verbs_env_set(&env, "TERM=xterm");
   for (size_t i = 0; o->env_files && o->env_files[i]; i++)
-    if ((r = env_add_file(&env, o->env_files[i], err)) < 0)
+    if ((r = verbs_env_add_file(&env, o->env_files[i], err)) < 0)
       return r;
   for (size_t i = 0; o->env && o->env[i]; i++)
-    if ((r = env_add_flag(&env, o->env[i], "--env", err)) < 0)
+    if ((r = verbs_env_add(&env, o->env[i], "--env", err)) < 0)
       return r;
   *ret = TAKE_PTR(env);
   return 0;
