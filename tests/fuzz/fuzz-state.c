@@ -65,7 +65,10 @@ static bool utf8_strict(const char *s)
   return true;
 }
 
-/* The error member of the input as it stands in the file ("" when it has none). */
+/* The error member of the input as it stands in the file ("" when it has none), or NULL when
+ * the input does not parse.  The reader sees the file as a C string, up to its first NUL: so
+ * does this.  (Parsing all of size bytes made an input with NULs after the JSON look as if it
+ * had no error at all, and so an empty, trivially valid one.) */
 static const char *input_error(const uint8_t *data, size_t size)
 {
   static char error[4096];
@@ -73,8 +76,10 @@ static const char *input_error(const uint8_t *data, size_t size)
   const char *e;
 
   error[0] = '\0';
-  if (nook_json_parse_untrusted((const char *)data, size, 1u << 20, "status", &v, NULL) == 0
-      && (e = nook_json_get_str(v, "error")))
+  if (nook_json_parse_untrusted((const char *)data, strnlen((const char *)data, size), 1u << 20,
+                                "status", &v, NULL) < 0)
+    return NULL;
+  if ((e = nook_json_get_str(v, "error")))
     snprintf(error, sizeof(error), "%s", e);
   return error;
 }
@@ -97,6 +102,7 @@ static void check_status(const uint8_t *data, size_t size)
 {
   struct nook_sup_status st = { 0 }, once = { 0 }, twice = { 0 };
   _cleanup_error_ struct nook_error *err = NULL;
+  const char *error;
   int r;
 
   fuzz_write_file(dir_fd, "status.json", data, size);
@@ -122,7 +128,8 @@ static void check_status(const uint8_t *data, size_t size)
                  && st.restart_count == once.restart_count,
              "the status changed in its first round trip", NULL);
   /* an error in nook's own form is kept as it is (cut to fit where a character starts) */
-  if (utf8_strict(input_error(data, size)))
+  error = input_error(data, size);
+  if (error && utf8_strict(error))
     fuzz_check(utf8_strict(st.error) && streq(st.error, once.error),
                "an error in UTF-8 changed in a round trip", st.error);
 }
