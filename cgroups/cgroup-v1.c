@@ -231,8 +231,17 @@ static int v1_create(struct nook_cgroup *cg, const struct nook_resources *r,
   return 0;
 }
 
+/* On a hybrid host the cgroup2 hierarchy (last, see struct nook_cgroup) is joined at clone
+ * time through its directory fd, as on v2; the v1 hierarchies are then entered by the child. */
 static int v1_load(struct nook_cgroup *cg, struct nook_error **err)
 {
+  const struct cg_hierarchy *h = cg->n_h ? &cg->h[cg->n_h - 1] : NULL;
+
+  if (cg->dirfd >= 0 || h == NULL || h->controllers[0] != '\0')
+    return 0;
+  cg->dirfd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cg->dirfd < 0 && errno != ENOENT)
+    return nook_error_set(err, errno, "open `%s`", h->dir);
   return 0;
 }
 

@@ -684,7 +684,30 @@ const char *nook_cgroup_path(const struct nook_cgroup *cg)
 
 int nook_cgroup_dirfd(const struct nook_cgroup *cg)
 {
-  return cg->mode == NOOK_CGROUP_V2 ? cg->dirfd : -1;
+  return cg->dirfd;
+}
+
+bool nook_cgroup_clone_joins(const struct nook_cgroup *cg, bool cloned_into)
+{
+  return cloned_into && cg->mode == NOOK_CGROUP_V2;
+}
+
+int nook_cgroup_enter_self(const struct nook_cgroup *cg, bool cloned_into, struct nook_error **err)
+{
+  for (size_t i = 0; i < cg->n_h; i++)
+    {
+      bool v2 = cg->h[i].controllers[0] == '\0';
+
+      if (v2 && cloned_into)
+        continue;
+      /* "0" is the writer itself.  Into a v1 tasks file that moves one thread without the
+       * global threadgroup lock, whose write side waits for an RCU grace period (5-20 ms on
+       * this kind of host, for every container); the caller is single-threaded, so the one
+       * thread is the whole process. */
+      if (cg_write(cg->h[i].dir, v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
+        return nook_error_prefix(err, "join the cgroup");
+    }
+  return 0;
 }
 
 int nook_cgroup_enter(const struct nook_cgroup *cg, pid_t pid, struct nook_error **err)

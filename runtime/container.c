@@ -192,19 +192,23 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
   int cgroup_fd = s->cg ? nook_cgroup_dirfd(s->cg) : -1;
   int flags = s->ns.two_stage ? 0 : s->ns.new_flags;
   int late_flags = 0;
+  bool into = false, joined, by_parent;
   int fds[2];
   pid_t pid;
 
-  /* Without CLONE_INTO_CGROUP the init is moved into its cgroup after clone; its cgroup
-   * namespace must be made after that, or it would be rooted at nook's own cgroup. */
-  if (s->cg && cgroup_fd < 0 && (flags & CLONE_NEWCGROUP))
+  /* Unless clone3 put it in every hierarchy (v2), the init joins its cgroup after clone; its
+   * cgroup namespace must be made after that, or it would be rooted at nook's own cgroup. */
+  if (s->cg && (flags & CLONE_NEWCGROUP))
     {
       flags &= ~CLONE_NEWCGROUP;
       late_flags = CLONE_NEWCGROUP;
     }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
     return nook_error_set(err, errno, "socketpair");
-  pid = nook_lifecycle_clone(flags, cgroup_fd);
+  pid = nook_lifecycle_clone(flags, cgroup_fd, &into);
+  joined = s->cg == NULL || nook_cgroup_clone_joins(s->cg, into);
+  /* A child in a new user namespace cannot write the host's cgroup files: nook moves it. */
+  by_parent = !joined && (flags & CLONE_NEWUSER);
   if (pid < 0)
     {
       int e = errno;
@@ -226,7 +230,9 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
         .preserve_fds = s->o->preserve_fds,
         .no_pivot = s->o->no_pivot,
         .no_new_keyring = s->o->no_new_keyring,
-        .cgroup_sync = s->cg != NULL && cgroup_fd < 0,
+        .cgroup_sync = by_parent,
+        .cgroup_self = joined || by_parent ? NULL : s->cg,
+        .cgroup_into = into,
         .late_flags = late_flags,
         .seccomp = s->seccomp,
         .idmap_fds = s->idmap_fds,
@@ -244,7 +250,7 @@ static int clone_init(struct spawn *s, int fifo_fd, int console_fd, struct nook_
   close(fds[1]);
   s->sync_fd = fds[0];
   s->child = pid;
-  if (s->cg && cgroup_fd < 0)
+  if (by_parent)
     {
       /* sync step 0 */
       if (nook_cgroup_enter(s->cg, pid, err) < 0

@@ -1,12 +1,12 @@
 /* exec: the parent's half, and the two children it takes to put a process in a container.
  *
- * nook clones a first stage (into the container's cgroup: clone3 CLONE_INTO_CGROUP on v2, else
- * nook writes cgroup.procs and sends sync step 0).  The stage joins the init's namespaces
+ * nook clones a first stage (into the container's cgroup: clone3 CLONE_INTO_CGROUP into the
+ * cgroup2 hierarchy; the stage joins the v1 hierarchies itself, nook_cgroup_enter_self, as
+ * the first thing it does).  The stage joins the init's namespaces
  * through its pidfd and forks the process with CLONE_PARENT, so that the process is in the
  * container's pid namespace and is nook's own child (nook waits for it and reads its exit
  * status directly, no subreaper).  The steps, labelled on both sides:
  *
- *   0  nook -> stage     CGROUP_DONE  (v1/hybrid) the stage is in the container's cgroup
  *   2  stage -> nook     PID          the process's pid; then the stage exits
  *   5  nook -> process   START        nook knows the pid; the process may go on
  *   4a process -> nook   SECCOMP_FD   (an SCMP_ACT_NOTIFY rule) the listener fd
@@ -57,6 +57,7 @@ struct exec
   struct nook_capabilities caps; /* proc.capabilities with --cap (shallow strings) */
   struct nook_seccomp_filter *seccomp;
   struct nook_cgroup *cg;   /* NULL: the container has none */
+  bool cgroup_into;         /* the stage was born in the cgroup2 hierarchy's cgroup */
   int init_pidfd;
   int ns_flags;             /* the init's namespaces that are not nook's */
   int sync_fd;              /* nook's end */
@@ -341,10 +342,12 @@ static _noreturn_ void exec_stage(struct exec *x)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (x->relay_fd >= 0)
     close(x->relay_fd);
-  /* sync step 0 */
-  if (x->cg && nook_cgroup_dirfd(x->cg) < 0
-      && nook_sync_expect(x->sync_fd, NOOK_SYNC_CGROUP_DONE, NULL, &err) < 0)
-    _exit(1);
+  if (x->cg && !nook_cgroup_clone_joins(x->cg, x->cgroup_into)
+      && nook_cgroup_enter_self(x->cg, x->cgroup_into, &err) < 0)
+    {
+      nook_error_prefix(&err, "container `%s`", x->o->id);
+      nook_init_fail(x->sync_fd, err, 1);
+    }
   /* No directory of the host goes along into the container (CVE-2024-21626). */
   nook_cgroup_free(TAKE_PTR(x->cg));
   close(TAKE_FD(x->dirfd));
@@ -399,7 +402,7 @@ static int spawn_stage(struct exec *x, struct nook_error **err)
     return nook_error_set(err, errno, "socketpair");
   /* No other verb waits for an exec: pause, resume and delete may go on from here. */
   flock(x->dirfd, LOCK_UN);
-  x->stage = nook_lifecycle_clone(0, cgroup_fd);
+  x->stage = nook_lifecycle_clone(0, cgroup_fd, &x->cgroup_into);
   if (x->stage < 0)
     {
       r = errno;
@@ -421,13 +424,6 @@ static int spawn_stage(struct exec *x, struct nook_error **err)
     {
       close(x->console_fd);
       x->console_fd = -1;
-    }
-  if (x->cg && cgroup_fd < 0)
-    {
-      /* sync step 0 */
-      if (nook_cgroup_enter(x->cg, x->stage, err) < 0
-          || nook_sync_send(x->sync_fd, NOOK_SYNC_CGROUP_DONE, 0, NULL, err) < 0)
-        return -1;
     }
   /* sync step 2 */
   r = nook_sync_expect(x->sync_fd, NOOK_SYNC_PID, &pid, err);

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroups/cgroup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "runtime/hooks.h"
@@ -482,6 +483,8 @@ void nook_init_main(const struct nook_init_args *a)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(0022);
 
+  if (a->cgroup_self && nook_cgroup_enter_self(a->cgroup_self, a->cgroup_into, &err) < 0)
+    init_fail(a, err, 1);
   /* sync step 0 */
   if (a->cgroup_sync && nook_sync_expect(a->sync_fd, NOOK_SYNC_CGROUP_DONE, NULL, &err) < 0)
     _exit(1);

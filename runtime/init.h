@@ -5,7 +5,10 @@
  * nook_sync_msg, optionally followed by text (an error message).  The steps, in order, each
  * labelled "sync step N" on both sides:
  *
- *   0  parent -> init  CGROUP_DONE  (v1/hybrid, or no clone3) the init is in its cgroup
+ *   0  parent -> init  CGROUP_DONE  (a new user namespace at clone on v1/hybrid, or no clone3)
+ *                                   the init is in its cgroup.  Otherwise the init joins the
+ *                                   hierarchies clone3 did not put it in itself, first thing
+ *                                   (nook_cgroup_enter_self: on v1 much cheaper than a move)
  *   1  init -> parent  USERMAP      (new user namespace only) write my uid/gid maps
  *      parent -> init  USERMAP_DONE
  *   2  init -> parent  PID          (two-stage only) the init's pid, from the first stage
@@ -78,6 +81,8 @@ int nook_sync_forward_listener(int fd, const struct nook_spec *spec, pid_t pid,
  * close-on-exec), or an ERROR message, which becomes *err with the errno it carries. */
 int nook_sync_wait_exec(int fd, struct nook_error **err);
 
+struct nook_cgroup;
+
 struct nook_init_args
 {
   const struct nook_spec *spec;
@@ -92,7 +97,9 @@ struct nook_init_args
   bool no_pivot;
   bool no_new_keyring;
   bool cgroup_sync; /* wait for sync step 0 before anything else */
-  int late_flags;   /* CLONE_NEW* to unshare after sync step 0 (the cgroup namespace) */
+  const struct nook_cgroup *cgroup_self; /* or join this cgroup first, itself */
+  bool cgroup_into; /* it was born in the cgroup2 hierarchy's cgroup (CLONE_INTO_CGROUP) */
+  int late_flags;   /* CLONE_NEW* to unshare once in the cgroup (the cgroup namespace) */
   const struct nook_seccomp_filter *seccomp; /* compiled by the parent; NULL when none */
   const int *idmap_fds; /* per mount: the idmapped tree the parent prepared, or -1; or NULL */
 };

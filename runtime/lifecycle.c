@@ -73,8 +73,9 @@ int nook_lifecycle_write_pid_file(const char *path, pid_t pid, struct nook_error
   return 0;
 }
 
-pid_t nook_lifecycle_clone(int flags, int cgroup_fd)
+pid_t nook_lifecycle_clone(int flags, int cgroup_fd, bool *ret_into)
 {
+  *ret_into = false;
 #ifdef SYS_clone3
   if (cgroup_fd >= 0)
     {
@@ -88,6 +89,7 @@ pid_t nook_lifecycle_clone(int flags, int cgroup_fd)
         .cgroup = (uint64_t)cgroup_fd,
       };
       pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+      *ret_into = pid >= 0;
       if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
         return pid;
     }

@@ -25,11 +25,12 @@ int nook_lifecycle_load_spec(int dirfd, const char *id, struct nook_spec **ret,
  * errors start with "--pid-file". */
 int nook_lifecycle_write_pid_file(const char *path, pid_t pid, struct nook_error **err);
 
-/* Clones a child (fork-like, SIGCHLD) with the CLONE_NEW* flags; with cgroup_fd >= 0 (a v2
- * cgroup, see nook_cgroup_dirfd) it is born in that cgroup through clone3(CLONE_INTO_CGROUP).
- * On kernels without clone3 a plain clone (the caller then moves the child itself).  Returns 0
- * in the child, the pid in the parent, -1 with errno. */
-pid_t nook_lifecycle_clone(int flags, int cgroup_fd);
+/* Clones a child (fork-like, SIGCHLD) with the CLONE_NEW* flags; with cgroup_fd >= 0 (a
+ * cgroup2 cgroup, see nook_cgroup_dirfd) it is born in that cgroup through
+ * clone3(CLONE_INTO_CGROUP), and *ret_into says so in parent and child alike.  On kernels
+ * without clone3 a plain clone (the child is then still to be moved).  Returns 0 in the child,
+ * the pid in the parent, -1 with errno. */
+pid_t nook_lifecycle_clone(int flags, int cgroup_fd, bool *ret_into);
 
 /* The exit code of a wait status: the exit status, or 128+N when killed by signal N. */
 int nook_lifecycle_status_code(int wstatus);

@@ -696,12 +696,74 @@ static void live_oom(void)
   nook_cgroup_free(cg);
 }
 
+/* The child's side of nook_cgroup_enter_self: joins, tells the parent how that went (one byte,
+ * 'y' or 'n'), then waits to be killed. */
+static _Noreturn void enter_self_child(const struct nook_cgroup *cg, bool into, int fd)
+{
+  char c = nook_cgroup_enter_self(cg, into, NULL) == 0 ? 'y' : 'n';
+
+  if (write(fd, &c, 1) != 1)
+    _exit(98);
+  for (;;)
+    pause();
+}
+
+/* Whether pid is in the cgroup in every hierarchy. */
+static bool in_every_hierarchy(const struct nook_cgroup *cg, pid_t pid)
+{
+  _cleanup_free_ char *want = xasprintf("\n%d\n", (int)pid);
+
+  for (size_t i = 0; i < cg->n_h; i++)
+    {
+      _cleanup_free_ char *procs = NULL;
+      _cleanup_free_ char *lines = NULL;
+
+      if (cg_read(cg->h[i].dir, "cgroup.procs", &procs, NULL) < 0)
+        return false;
+      lines = xasprintf("\n%s\n", procs);
+      if (strstr(lines, want) == NULL)
+        return false;
+    }
+  return true;
+}
+
+static void live_enter_self_check(const struct nook_cgroup *cg, pid_t pid, int fd, const char *what)
+{
+  char c = 0;
+
+  tap_ok(read(fd, &c, 1) == 1 && c == 'y', "%s: the child joined itself", what);
+  tap_ok(in_every_hierarchy(cg, pid), "%s: in all %zu hierarchies", what, cg->n_h);
+  live_pids(cg, pid);
+  kill(pid, SIGKILL);
+  reap(pid);
+  close(fd);
+}
+
+/* A forked child moves itself into every hierarchy (tasks "0" on v1). */
+static void live_enter_self(const struct nook_cgroup *cg)
+{
+  int p[2];
+  pid_t pid;
+
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return;
+  pid = fork();
+  if (pid == 0)
+    enter_self_child(cg, false, p[1]);
+  close(p[1]);
+  live_enter_self_check(cg, pid, p[0], "enter_self");
+}
+
 #ifdef CLONE_INTO_CGROUP
+/* Born in the cgroup2 hierarchy's cgroup; on a hybrid host it joins the v1 ones itself. */
 static void live_clone_into(const struct nook_cgroup *cg)
 {
   struct clone_args args;
+  int p[2];
   pid_t pid;
 
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return;
   memset(&args, 0, sizeof(args));
   args.flags = CLONE_INTO_CGROUP;
   args.exit_signal = SIGCHLD;
@@ -709,17 +771,23 @@ static void live_clone_into(const struct nook_cgroup *cg)
   pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
   if (pid == 0)
     {
-      for (;;)
-        pause();
+      if (nook_cgroup_clone_joins(cg, true))
+        {
+          if (write(p[1], "y", 1) != 1)
+            _exit(98);
+          for (;;)
+            pause();
+        }
+      enter_self_child(cg, true, p[1]);
     }
+  close(p[1]);
   if (pid < 0)
     {
       tap_ok(errno == ENOSYS, "# skip clone3: %s", strerror(errno));
+      close(p[0]);
       return;
     }
-  live_pids(cg, pid);
-  kill(pid, SIGKILL);
-  reap(pid);
+  live_enter_self_check(cg, pid, p[0], "clone3 into");
 }
 #else
 static void live_clone_into(const struct nook_cgroup *cg)
@@ -760,9 +828,11 @@ static void test_live(void)
   tap_ok(strstr(nook_cgroup_path(cg), "/nook/nook-test-") != NULL, "path `%s`",
          nook_cgroup_path(cg));
   live_files(cg, v2);
-  tap_ok(v2 ? nook_cgroup_dirfd(cg) >= 0 : nook_cgroup_dirfd(cg) == -1, "dirfd on v2 only");
+  tap_ok(mode != NOOK_CGROUP_V1 ? nook_cgroup_dirfd(cg) >= 0 : nook_cgroup_dirfd(cg) == -1,
+         "dirfd wherever there is a cgroup2 hierarchy");
   live_open(cg);
-  if (v2)
+  live_enter_self(cg);
+  if (mode != NOOK_CGROUP_V1)
     live_clone_into(cg);
   live_kill(cg);
   pid = spawn(&gofd, job_touch_4m);
