@@ -272,8 +272,19 @@ static const struct nook_device_rule default_devices[] = {
   { true, 'c', 10, 200, (char *)"rwm" },
 };
 
+/* Whether one of the config's rules names exactly this node (type, major and minor). */
+static bool rule_names_node(const struct nook_device_rule *rules, size_t n, char type,
+                            int64_t major, int64_t minor)
+{
+  for (size_t i = 0; i < n; i++)
+    if (rules[i].type == type && rules[i].major == major && rules[i].minor == minor)
+      return true;
+  return false;
+}
+
 /* linux.resources.devices, then the defaults, then an allow rule for each linux.devices node
- * (the config asked for those nodes, so it may use them). */
+ * (the config asked for those nodes, so it may use them) that no rule of the config names
+ * exactly: a config that says "c 10:237 r" for its node (`nook run --device X:r`) means it. */
 static struct nook_device_rule *device_rules(const struct nook_linux *lx, size_t *ret_n)
 {
   size_t n_spec = lx && lx->resources ? lx->resources->n_devices : 0;
@@ -287,11 +298,14 @@ static struct nook_device_rule *device_rules(const struct nook_linux *lx, size_t
   for (size_t i = 0; i < n_nodes; i++)
     {
       const struct nook_device *d = &lx->devices[i];
+      char type = d->type == 'u' ? 'c' : d->type;
       if (d->type == 'p') /* fifos are not devices to the cgroup */
+        continue;
+      if (rule_names_node(rules, n_spec, type, d->major, d->minor))
         continue;
       rules[n++] = (struct nook_device_rule){
         .allow = true,
-        .type = d->type == 'u' ? 'c' : d->type,
+        .type = type,
         .major = d->major,
         .minor = d->minor,
         .access = (char *)"rwm",

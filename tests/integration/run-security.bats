@@ -256,6 +256,19 @@ wrote"
 	assert_output opened
 }
 
+@test "--device HOST:CTR:r: read only, the device cgroup refuses a write open" {
+	[ -c /dev/loop-control ] || skip "no /dev/loop-control on this host"
+	run nrun --rm --device /dev/loop-control:/dev/lc:r busybox sh -c \
+		'exec 3</dev/lc && echo read-opened; exec 4>/dev/lc && echo write-opened'
+	assert_failure
+	assert_output_contains read-opened
+	assert_output_contains "Operation not permitted"
+	[[ "$output" != *write-opened* ]]
+	run nrun --rm --device /dev/loop-control:/dev/lc busybox sh -c 'exec 4>/dev/lc && echo write-opened'
+	assert_status 0
+	assert_output write-opened
+}
+
 @test "--label: annotations over the image's" {
 	run nrun --name lab --label org.example.k=v --label flag busybox true
 	assert_status 0
