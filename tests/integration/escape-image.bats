@@ -104,9 +104,9 @@ image-seed"
 	make_image example.org/esc:dangling --volume /v/x
 	before=$(host_snapshot)
 	run --separate-stderr nrun --rm example.org/esc:dangling true
+	assert_host_untouched "$before"
 	assert_status 125
 	assert_one_line_error "on \`/v/x\`" "open \`/v\`" "No such file or directory"
-	assert_host_untouched "$before"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
 }
 
@@ -116,9 +116,9 @@ image-seed"
 	make_image example.org/esc:magic --volume /m/x
 	before=$(host_snapshot)
 	run --separate-stderr nrun --rm example.org/esc:magic true
+	assert_host_untouched "$before"
 	assert_status 125
 	assert_one_line_error "on \`/m/x\`" "Too many levels of symbolic links"
-	assert_host_untouched "$before"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
 }
 
@@ -224,9 +224,9 @@ clean"
 	make_image example.org/esc:hosts
 	before=$(host_snapshot)
 	run --separate-stderr nrun --rm example.org/esc:hosts true
+	assert_host_untouched "$before"
 	assert_status 125
 	assert_one_line_error "on \`/etc/hosts\`" "No such file or directory"
-	assert_host_untouched "$before"
 }
 
 @test "escape-image: a WorkingDir below a symlink out of the root is made inside it" {
