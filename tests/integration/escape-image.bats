@@ -98,28 +98,29 @@ image-seed"
 	assert_host_untouched "$before"
 }
 
-@test "escape-image: a Volumes path below a symlink to a host dir the root lacks: one error, nothing created on the host" {
+# refused_volume LINK TARGET MENTION...: an image whose /LINK is a symlink to TARGET, with the
+# volume /LINK/x, where the host dir $HOST/outside is what TARGET leads to: `nook run` fails with
+# one line that mentions each MENTION, and nothing is created below $HOST.
+refused_volume() {
+	local link=$1 target=$2
+	shift 2
 	mkdir -p "$HOST/outside"
-	ln -s "$HOST/outside" "$LAYER/v"
-	make_image example.org/esc:dangling --volume /v/x
+	ln -s "$target" "$LAYER/$link"
+	make_image "example.org/esc:$link" --volume "/$link/x"
 	before=$(host_snapshot)
-	run --separate-stderr nrun --rm example.org/esc:dangling true
+	run --separate-stderr nrun --rm "example.org/esc:$link" true
 	assert_host_untouched "$before"
 	assert_status 125
-	assert_one_line_error "on \`/v/x\`" "open \`/v\`" "No such file or directory"
+	assert_one_line_error "on \`/$link/x\`" "$@"
 	[ -z "$(ls -A "$STORAGE/containers")" ]
 }
 
+@test "escape-image: a Volumes path below a symlink to a host dir the root lacks: one error, nothing created on the host" {
+	refused_volume v "$HOST/outside" "open \`/v\`" "No such file or directory"
+}
+
 @test "escape-image: a Volumes path below a /proc/self/root magic link: refused, nothing created on the host" {
-	mkdir -p "$HOST/magic"
-	ln -s "/proc/self/root$HOST/magic" "$LAYER/m"
-	make_image example.org/esc:magic --volume /m/x
-	before=$(host_snapshot)
-	run --separate-stderr nrun --rm example.org/esc:magic true
-	assert_host_untouched "$before"
-	assert_status 125
-	assert_one_line_error "on \`/m/x\`" "Too many levels of symbolic links"
-	[ -z "$(ls -A "$STORAGE/containers")" ]
+	refused_volume m "/proc/self/root$HOST/outside" "Too many levels of symbolic links"
 }
 
 # evil_files DIR UID GID: a passwd and group in DIR with the user `evil` and the group `evilgrp`
@@ -262,4 +263,35 @@ here"
 	assert_host_untouched "$before"
 	run nook_cli rm -f x
 	assert_status 0
+}
+
+# nrun_no_openat2 ARGS...: nrun with openat2 failing with ENOSYS, as on a kernel before 5.6.
+nrun_no_openat2() {
+	"$NOOK_SRCDIR/tests/helpers/no-openat2.py" timeout -k 5 "$NOOK_TEST_TIMEOUT" \
+		"$NOOK_BUILDDIR/nook" --root "$ROOT" --storage "$STORAGE" run --net none \
+		--cgroup-parent "$CGP" -e "$(container_env_marker)" "$@" 3>&-
+}
+
+@test "escape-image: without openat2 (kernels before 5.6), a symlinked /etc and Volumes parent stay inside the root" {
+	mkdir -p "$HOST/etc" "$HOST/outside/x" "$(in_image "$HOST/outside/x")"
+	evil_files "$HOST/etc" 4242 4343
+	evil_files "$(in_image "$HOST/etc")" 1111 2222
+	echo host-secret >"$HOST/outside/x/secret"
+	echo image-seed >"$(in_image "$HOST/outside/x")/seed"
+	# the whole /etc is a link: a walk that only refuses a symlink as the last component follows it
+	ln -s "$HOST/etc" "$LAYER/etc"
+	ln -s "${UP}${HOST#/}/outside" "$LAYER/v"
+	make_image example.org/esc:old --volume /v/x
+	run "$NOOK_SRCDIR/tests/helpers/no-openat2.py" sh -c 'exec 3<&-; python3 -c "
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.syscall(437, -100, b\"/\", None, 0) < 0 and ctypes.get_errno() == 38"'
+	assert_status 0
+	before=$(host_snapshot)
+	run --separate-stderr nrun_no_openat2 --rm -u evil example.org/esc:old sh -c 'id -u; id -G; ls /v/x'
+	assert_status 0
+	assert_output "1111
+1111 2222
+seed"
+	assert_host_untouched "$before"
 }
