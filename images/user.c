@@ -7,12 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#ifdef HAVE_LINUX_OPENAT2_H
-#include <linux/openat2.h>
-#endif
 
+#include "common/path-root.h"
 #include "common/util.h"
 #include "images/image.h"
 
@@ -24,13 +21,7 @@ static int read_id_file(int rootfd, const char *name, char **ret, struct nook_er
   _cleanup_close_ int fd = -1;
   int r;
 
-#ifdef HAVE_LINUX_OPENAT2_H
-  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
-                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-  fd = (int)syscall(SYS_openat2, rootfd, name, &how, sizeof how);
-  if (fd < 0 && errno == ENOSYS)
-#endif
-    fd = openat(rootfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  fd = nook_open_in_root(rootfd, name, O_RDONLY);
   if (fd < 0 && errno == ENOENT)
     {
       *ret = xstrdup("");

@@ -11,13 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#ifdef HAVE_LINUX_OPENAT2_H
-#include <linux/openat2.h>
-#endif
 
+#include "common/path-root.h"
 #include "common/util.h"
 #include "images/image.h"
 
@@ -146,13 +143,7 @@ static int open_in_root(int rootfd, const char *path, struct nook_error **err)
 
   if (nook_path_clean_rel(path, false, &rel) < 0 || !*rel)
     return nook_error_setx(err, EINVAL, "volume `%s`: not a path below /", path);
-#ifdef HAVE_LINUX_OPENAT2_H
-  struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-  fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
-  if (fd < 0 && errno == ENOSYS)
-#endif
-    fd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  fd = nook_open_in_root(rootfd, rel, O_RDONLY | O_DIRECTORY);
   if (fd < 0 && errno == ENOENT)
     return -ENOENT;
   if (fd < 0)

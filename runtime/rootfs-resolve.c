@@ -1,6 +1,6 @@
 /* Paths inside the container's root, which an image controls: a path is resolved relative to a
- * dirfd of the rootfs with openat2 (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or on kernels
- * without it by a walk that reads symlinks itself and keeps them inside the root; missing
+ * dirfd of the rootfs with nook_open_in_root (common/path-root.c: openat2 RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS, or a walk that keeps symlinks inside the root without it); missing
  * destinations are created one component at a time relative to the resolved parent; and mount(2)
  * is made on /proc/self/fd/N of the resolved O_PATH fd, never on a string path a symlink in the
  * image could redirect. */
@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/magic.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -18,24 +17,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef HAVE_LINUX_OPENAT2_H
-#include <linux/openat2.h>
-#else
-struct open_how
-{
-  unsigned long long flags, mode, resolve;
-};
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_IN_ROOT 0x10
-#endif
 
+#include "common/path-root.h"
 #include "common/util.h"
 #include "runtime/rootfs.h"
 #include "runtime/rootfs-internal.h"
-
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
 
 /* ---- paths inside the root ---------------------------------------------------------------- */
 
@@ -49,92 +35,10 @@ char *rootfs_resolve_path_clean_rel(const char *path)
   return out;
 }
 
-/* The fallback for kernels without openat2 (< 5.6): walks rel one component at a time with
- * O_NOFOLLOW, reading symlinks and restarting from the root for absolute targets, and clamping
- * ".." at the root, so that the result is what RESOLVE_IN_ROOT would give.  /proc magic links
- * cannot be jumped through: their text is read as a path inside the root.  With follow false,
- * any symlink is an error (used to reopen an already resolved prefix).  Returns an O_PATH fd,
- * or -1 with errno set. */
-static int walk_in_root(int rootfd, const char *rel, bool follow)
-{
-  _cleanup_free_ char *todo = xstrdup(rel);
-  _cleanup_free_ char *done = xstrdup("");
-  _cleanup_close_ int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int links = 0;
-
-  while (cur >= 0)
-    {
-      char *p = todo + strspn(todo, "/");
-      size_t n = strcspn(p, "/");
-      _cleanup_free_ char *name = xstrndup(p, n);
-      _cleanup_close_ int next = -1;
-      char target[PATH_MAX];
-      struct stat st;
-      ssize_t tl;
-
-      memmove(todo, p + n, strlen(p + n) + 1); /* todo is now "/rest" or "" */
-      if (n == 0)
-        return TAKE_FD(cur);
-      if (streq(name, "."))
-        continue;
-      if (streq(name, ".."))
-        {
-          char *slash = strrchr(done, '/');
-          *(slash ? slash : done) = '\0';
-          close(cur);
-          cur = walk_in_root(rootfd, done, false);
-          continue;
-        }
-      next = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      if (next < 0 || fstat(next, &st) < 0)
-        return -1;
-      if (!S_ISLNK(st.st_mode))
-        {
-          char *d = *done ? xasprintf("%s/%s", done, name) : xstrdup(name);
-          free(done);
-          done = d;
-          close(cur);
-          cur = TAKE_FD(next);
-          continue;
-        }
-      if (!follow || ++links > 40)
-        return errno = ELOOP, -1;
-      tl = readlinkat(next, "", target, sizeof(target) - 1);
-      if (tl < 0)
-        return -1;
-      target[tl] = '\0';
-      p = xasprintf("%s%s", target, todo);
-      free(todo);
-      todo = p;
-      if (target[0] == '/')
-        {
-          *done = '\0';
-          close(cur);
-          cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        }
-    }
-  return -1;
-}
-
 /* Resolves rel (clean, relative) inside the root to an O_PATH fd; -1 with errno on failure. */
 int rootfs_resolve_open_in_root(int rootfd, const char *rel)
 {
-  struct open_how how = {
-    .flags = O_PATH | O_CLOEXEC,
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
-  long fd = -1;
-
-  for (int i = 0; i < 32; i++)
-    {
-      fd = syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
-      /* EAGAIN: a rename raced with ".." resolution; the kernel asks us to retry */
-      if (fd >= 0 || (errno != EAGAIN && errno != EINTR))
-        break;
-    }
-  if (fd < 0 && errno == ENOSYS)
-    return walk_in_root(rootfd, rel, true);
-  return (int)fd;
+  return nook_open_in_root(rootfd, rel, O_PATH);
 }
 
 /* Resolves rel inside the root to an O_PATH fd in *ret_fd, creating what is missing with
