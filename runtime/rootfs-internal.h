@@ -31,8 +31,8 @@ enum create_mode
 };
 
 /* Resolves rel inside the root to an O_PATH fd in *ret_fd, creating what is missing as mode
- * says; never creates through a dangling symlink.  Returns 0, or < 0 with err set ("open `/x`",
- * "create `/x`"). */
+ * says; a dangling symlink on the way has its target created, resolved inside the root as
+ * well.  Returns 0, or < 0 with err set ("open `/x`", "create `/x`"). */
 int rootfs_resolve_root_open(int rootfd, const char *rel, enum create_mode mode, int *ret_fd,
                              struct nook_error **err);
 

@@ -41,11 +41,46 @@ int rootfs_resolve_open_in_root(int rootfd, const char *rel)
   return nook_open_in_root(rootfd, rel, O_PATH);
 }
 
-/* Resolves rel inside the root to an O_PATH fd in *ret_fd, creating what is missing with
- * mkdirat/openat relative to the resolved parent, one component at a time.  A dangling symlink
- * is never created through: it stays ENOENT. */
-int rootfs_resolve_root_open(int rootfd, const char *rel, enum create_mode mode, int *ret_fd,
-                             struct nook_error **err)
+#define MAX_LINKS 40
+
+static int root_open(int rootfd, const char *rel, enum create_mode mode, int links, int *ret_fd,
+                     struct nook_error **err);
+
+/* The component rel[pos..end) is a dangling symlink in dirfd (its parent): goes on with its
+ * target in its place, as the kernel would follow it, and creates what the target names.  The
+ * target is read, never followed by the kernel: the new path is resolved inside the root again
+ * from the start, so an absolute or climbing target stays in the root. */
+static int open_through_link(int rootfd, int dirfd, const char *rel, size_t pos, size_t end,
+                             enum create_mode mode, int links, int *ret_fd, struct nook_error **err)
+{
+  _cleanup_free_ char *name = xstrndup(rel + pos, end - pos);
+  _cleanup_free_ char *prefix = xstrndup(rel, pos);
+  _cleanup_free_ char *next = NULL;
+  char target[PATH_MAX];
+  ssize_t n;
+
+  if (links >= MAX_LINKS)
+    return nook_error_setx(err, ELOOP, "create `/%s%s`: too many levels of symbolic links", prefix,
+                           name);
+  n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+  if (n < 0)
+    return nook_error_set(err, errno, "read the link `/%s%s`", prefix, name);
+  target[n] = '\0';
+  next = target[0] == '/' ? xasprintf("%s%s", target, rel + end)
+                          : xasprintf("%s%s%s", prefix, target, rel + end);
+  return root_open(rootfd, next + strspn(next, "/"), mode, links + 1, ret_fd, err);
+}
+
+/* Whether name in dirfd is a symlink (itself, not what it points to). */
+static bool is_link_at(int dirfd, const char *name)
+{
+  struct stat st;
+
+  return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+static int root_open(int rootfd, const char *rel, enum create_mode mode, int links, int *ret_fd,
+                     struct nook_error **err)
 {
   _cleanup_close_ int fd = rootfs_resolve_open_in_root(rootfd, rel);
   size_t pos = 0;
@@ -61,17 +96,22 @@ int rootfs_resolve_root_open(int rootfd, const char *rel, enum create_mode mode,
   for (;;)
     {
       size_t end = pos + strcspn(rel + pos, "/");
-      bool last = rel[end] == '\0';
+      bool last = rel[end + strspn(rel + end, "/")] == '\0';
       _cleanup_free_ char *prefix = xstrndup(rel, end);
       _cleanup_free_ char *name = xstrndup(rel + pos, end - pos);
       int next;
 
       if (fd < 0)
         return nook_error_set(err, errno, "open `/%s`", rel);
-      next = rootfs_resolve_open_in_root(rootfd, prefix);
-      if (next < 0 && errno == ENOENT)
+      if (*name == '\0' || streq(name, ".")) /* from a link's target: "a//b", "./b" */
+        next = -2;
+      else
+        next = rootfs_resolve_open_in_root(rootfd, prefix);
+      if (next == -1 && errno == ENOENT)
         {
           int r;
+          if (is_link_at(fd, name))
+            return open_through_link(rootfd, fd, rel, pos, end, mode, links, ret_fd, err);
           if (last && mode == CREATE_FILE)
             {
               r = openat(fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -84,16 +124,29 @@ int rootfs_resolve_root_open(int rootfd, const char *rel, enum create_mode mode,
             return nook_error_set(err, errno, "create `/%s`", prefix);
           next = rootfs_resolve_open_in_root(rootfd, prefix);
         }
-      if (next < 0)
+      if (next == -1)
         return nook_error_set(err, errno, "open `/%s`", prefix);
-      close(fd);
-      fd = next;
+      if (next >= 0)
+        {
+          close(fd);
+          fd = next;
+        }
       if (last)
         break;
       pos = end + 1;
     }
   *ret_fd = TAKE_FD(fd);
   return 0;
+}
+
+/* Resolves rel inside the root to an O_PATH fd in *ret_fd, creating what is missing with
+ * mkdirat/openat relative to the resolved parent, one component at a time.  A dangling symlink
+ * on the way is followed as the kernel would, inside the root, and its target created (an
+ * image's /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf, as runc and crun do). */
+int rootfs_resolve_root_open(int rootfd, const char *rel, enum create_mode mode, int *ret_fd,
+                             struct nook_error **err)
+{
+  return root_open(rootfd, rel, mode, 0, ret_fd, err);
 }
 
 /* The path mount(2) can use for the object fd refers to: its /proc/self/fd/N link.  After

@@ -115,8 +115,15 @@ refused_volume() {
 	[ -z "$(ls -A "$STORAGE/containers")" ]
 }
 
-@test "escape-image: a Volumes path below a symlink to a host dir the root lacks: one error, nothing created on the host" {
-	refused_volume v "$HOST/outside" "open \`/v\`" "No such file or directory"
+@test "escape-image: a Volumes path below a symlink to a host dir the root lacks is made inside the root" {
+	mkdir -p "$HOST/outside"
+	ln -s "$HOST/outside" "$LAYER/v"
+	make_image example.org/esc:v --volume /v/x
+	before=$(host_snapshot)
+	run --separate-stderr nrun --rm example.org/esc:v sh -c 'echo new >/v/x/new; readlink -f /v/x'
+	assert_status 0
+	assert_output "$HOST/outside/x"
+	assert_host_untouched "$before"
 }
 
 @test "escape-image: a Volumes path below a /proc/self/root magic link: refused, nothing created on the host" {
@@ -218,16 +225,27 @@ clean"
 	assert_host_untouched "$before"
 }
 
-@test "escape-image: /etc/hosts symlinked to a host file the root lacks: one error, the host file untouched" {
+@test "escape-image: /etc/hosts and /etc/resolv.conf linked to files the root lacks get nook's, made inside the root" {
 	mkdir -p "$LAYER/etc"
 	echo host-hosts >"$HOST/hosts"
 	ln -s "$HOST/hosts" "$LAYER/etc/hosts"
+	# as systemd-based images ship it: the target is made inside the root, as runc does
+	ln -s ../run/systemd/resolve/stub-resolv.conf "$LAYER/etc/resolv.conf"
 	make_image example.org/esc:hosts
 	before=$(host_snapshot)
-	run --separate-stderr nrun --rm example.org/esc:hosts true
+	run --separate-stderr nrun --rm --hostname box example.org/esc:hosts sh -c \
+		'grep -c box /etc/hosts; grep -c host- /etc/hosts; readlink -f /etc/hosts'
+	assert_status 0
+	assert_output "1
+0
+$HOST/hosts"
+	run --separate-stderr unshare -n timeout -k 5 "$NOOK_TEST_TIMEOUT" "$NOOK_BUILDDIR/nook" \
+		--root "$ROOT" --storage "$STORAGE" run --rm --net host --dns 192.0.2.53 \
+		--cgroup-parent "$CGP" -e "$(container_env_marker)" example.org/esc:hosts \
+		cat /run/systemd/resolve/stub-resolv.conf
+	assert_status 0
+	assert_output_contains "nameserver 192.0.2.53"
 	assert_host_untouched "$before"
-	assert_status 125
-	assert_one_line_error "on \`/etc/hosts\`" "No such file or directory"
 }
 
 @test "escape-image: a WorkingDir below a symlink out of the root is made inside it" {
