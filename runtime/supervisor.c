@@ -48,6 +48,12 @@
 #include "runtime/terminal.h"
 
 #define NS_PER_MS 1000000LL
+#define TRIM_DELAY_MS 2000
+
+/* What an idle supervisor runs, kept together in .text.hot: the kernel maps code in 64 kB
+ * windows (fault-around), and a few kB together rarely straddle two (see
+ * drop_read_only_pages). */
+#define IDLE_PATH __attribute__((hot))
 #define NS_PER_S 1000000000LL
 #define MAX_CLIENTS 16
 #define CHUNK_SIZE 8192          /* conmon reads 8 kB too; a pty gives at most 4 kB a read */
@@ -109,6 +115,7 @@ struct sup
   bool exit_ready; /* drained: waiting for the clients' sockets to have room */
   size_t drained;  /* bytes read since the init died */
   int64_t kill_ns, restart_ns, run_start_ns; /* CLOCK_MONOTONIC; 0: none */
+  int64_t trim_ns; /* drop the read-only pages again then: a while after the last event */
   unsigned backoff_ms;
   bool done;
   int ret;
@@ -119,7 +126,7 @@ struct sup
   char in_buf[NOOK_MSG_MAX];
 };
 
-static int64_t now_ns(clockid_t clock)
+IDLE_PATH static int64_t now_ns(clockid_t clock)
 {
   struct timespec ts;
 
@@ -194,7 +201,7 @@ static void send_chunk(struct sup *s, struct client *c, int64_t now)
     c->pending = false;
 }
 
-static bool any_pending(const struct sup *s)
+IDLE_PATH static bool any_pending(const struct sup *s)
 {
   for (size_t i = 0; i < MAX_CLIENTS; i++)
     if (s->clients[i].fd >= 0 && s->clients[i].pending)
@@ -687,7 +694,7 @@ static void on_writable(struct sup *s, struct client *c, int64_t now)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-static int poll_timeout(const struct sup *s, int64_t now)
+IDLE_PATH static int poll_timeout(const struct sup *s, int64_t now)
 {
   int64_t next = INT64_MAX;
 
@@ -695,6 +702,8 @@ static int poll_timeout(const struct sup *s, int64_t now)
     next = s->kill_ns;
   if (s->restart_ns && s->restart_ns < next)
     next = s->restart_ns;
+  if (s->trim_ns && s->trim_ns < next)
+    next = s->trim_ns;
   for (size_t i = 0; i < MAX_CLIENTS; i++)
     {
       const struct client *c = &s->clients[i];
@@ -708,7 +717,7 @@ static int poll_timeout(const struct sup *s, int64_t now)
   return (next - now) / NS_PER_MS + 1 > INT_MAX ? INT_MAX : (int)((next - now) / NS_PER_MS + 1);
 }
 
-static void poll_fill(const struct sup *s, struct pollfd *p)
+IDLE_PATH static void poll_fill(const struct sup *s, struct pollfd *p)
 {
   bool read_streams = !s->init_dead && !any_pending(s);
 
@@ -729,7 +738,7 @@ static void poll_fill(const struct sup *s, struct pollfd *p)
     }
 }
 
-static void on_deadlines(struct sup *s, int64_t now)
+IDLE_PATH static void on_deadlines(struct sup *s, int64_t now)
 {
   if (s->kill_ns && now >= s->kill_ns)
     {
@@ -749,7 +758,9 @@ static void on_deadlines(struct sup *s, int64_t now)
     }
 }
 
-static void loop(struct sup *s)
+static void drop_read_only_pages(void);
+
+IDLE_PATH static void loop(struct sup *s)
 {
   struct pollfd p[P_MAX];
 
@@ -767,6 +778,15 @@ static void loop(struct sup *s)
           return;
         }
       now = now_ns(CLOCK_MONOTONIC);
+      /* Each event (a client, the container's exit, a burst of output) runs code that an idle
+       * supervisor does not: once things have been quiet for a while, it is dropped again. */
+      if (n > 0)
+        s->trim_ns = now + TRIM_DELAY_MS * NS_PER_MS;
+      else if (s->trim_ns && now >= s->trim_ns)
+        {
+          s->trim_ns = 0;
+          drop_read_only_pages();
+        }
       if (n > 0 && p[P_SIG].revents)
         on_signals(s);
       for (int i = 0; n > 0 && i < 2 && !s->done; i++)
@@ -858,16 +878,17 @@ static int setup(struct sup *s, struct nook_error **err)
   return 0;
 }
 
-/* The binary's read-only segments (code, constants) were mapped as far as the startup and the
- * first create touched them, and the kernel maps whole windows around each fault: most of it
- * is code that the supervisor never runs again (the runtime runs in its children).  Dropped
- * from this process's page tables (the page cache keeps them, nothing is lost), only what the
- * loop runs comes back.  Writable segments and the relocated read-only one (PT_GNU_RELRO) are
- * left alone: dropping them would undo their writes.  The ranges are collected first, as the
- * program headers themselves are in the first segment. */
+/* The read-only segments (code, constants) of the binary and of the libraries were mapped as
+ * far as the startup and the first create touched them, and the kernel maps whole windows
+ * around each fault: most of it is code that the supervisor never runs again (the runtime runs
+ * in its children).  Dropped from this process's page tables (the page cache keeps them,
+ * nothing is lost), only what the loop runs comes back; the loop drops them again once it has
+ * been idle for TRIM_DELAY_MS after an event.  Writable segments and the relocated read-only
+ * one (PT_GNU_RELRO) are left alone: dropping them would undo their writes.  The ranges are
+ * collected first, as the program headers themselves are in the first segment. */
 struct ro_ranges
 {
-  uintptr_t start[8], end[8];
+  uintptr_t start[32], end[32];
   size_t n;
 };
 
@@ -876,6 +897,9 @@ static int collect_read_only(struct dl_phdr_info *info, size_t size, void *data)
   struct ro_ranges *r = data;
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), relro_start = 0, relro_end = 0;
 
+  /* The vDSO's pages are the kernel's special mapping, not a file's: left alone. */
+  if (info->dlpi_name && nook_has_prefix(info->dlpi_name, "linux-vdso"))
+    return 0;
   for (size_t i = 0; i < info->dlpi_phnum; i++)
     if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO)
       {
@@ -895,10 +919,10 @@ static int collect_read_only(struct dl_phdr_info *info, size_t size, void *data)
       r->start[r->n] = start;
       r->end[r->n++] = end;
     }
-  return 1; /* the first object is the executable: that one only */
+  return 0; /* the executable, then libc, ld.so and the others */
 }
 
-static void drop_read_only_pages(void)
+IDLE_PATH static void drop_read_only_pages(void)
 {
   struct ro_ranges r = { .n = 0 };
 

@@ -1,6 +1,7 @@
 #!/bin/bash
-# supervisor-pss.sh [--count N] [--doc FILE | --no-doc]: the memory of N idle supervisors, each
-# with a `sleep` container, from /proc/PID/smaps_rollup: nook's (`nook run -d`), the same loop
+# supervisor-pss.sh [--count N] [--doc FILE | --no-doc]: the memory of one idle supervisor alone,
+# then of N (10) side by side, each with a `sleep` container, from /proc/PID/smaps_rollup:
+# nook's (`nook run -d`), the same loop
 # in bench-supervisor (libc and yajl only; `make bench`), and podman's conmon when podman is
 # installed; a markdown table into docs/benchmarks.md between the supervisor-pss markers.
 #
@@ -93,51 +94,63 @@ row() {
 		END { printf "| %s | %d | %d kB | %d kB | %d kB | %d kB |\n", name, n, pss / n, anon / n, file / n, rss / n }'
 }
 
-echo "supervisor-pss.sh: $count containers for each supervisor" >&2
-nook_pids=()
-for i in $(seq 1 "$count"); do
-	id=$("${nk[@]}" "${nkrun[@]}")
-	nook_ids+=("$id")
-	wait_running "$work/nook/storage/containers/$id/status.json"
-	nook_pids+=("$(jq -r .supervisorPid "$work/nook/storage/containers/$id/status.json")")
-done
-sup_pids+=("${nook_pids[@]}")
+# start FROM TO: containers FROM..TO of each supervisor.
+nook_pids=() floor_pids=() conmon_pids=()
+start() {
+	local i id
+	for i in $(seq "$1" "$2"); do
+		id=$("${nk[@]}" "${nkrun[@]}")
+		nook_ids+=("$id")
+		wait_running "$work/nook/storage/containers/$id/status.json"
+		nook_pids+=("$(jq -r .supervisorPid "$work/nook/storage/containers/$id/status.json")")
+		sup_pids+=("${nook_pids[-1]}")
+		mkdir -p "$work/floor/$i"
+		setsid "$BENCH_SUPERVISOR" "$work/floor/$i" sleep 1000 </dev/null >/dev/null 2>&1 &
+		wait_running "$work/floor/$i/status.json"
+		floor_pids+=("$(jq -r .supervisorPid "$work/floor/$i/status.json")")
+		sup_pids+=("${floor_pids[-1]}")
+		if $have_podman; then
+			id=$("${pm[@]}" "${pmrun[@]}")
+			conmon_pids+=("$("${pm[@]}" inspect --format '{{.State.ConmonPid}}' "$id")")
+		fi
+	done
+	# Let every supervisor settle into its idle loop: nook's drops the code its events ran
+	# after 2 s of quiet (runtime/supervisor.c, TRIM_DELAY_MS).
+	sleep 3
+}
 
-floor_pids=()
-for i in $(seq 1 "$count"); do
-	mkdir -p "$work/floor/$i"
-	setsid "$BENCH_SUPERVISOR" "$work/floor/$i" sleep 1000 </dev/null >/dev/null 2>&1 &
-	wait_running "$work/floor/$i/status.json"
-	floor_pids+=("$(jq -r .supervisorPid "$work/floor/$i/status.json")")
-done
-sup_pids+=("${floor_pids[@]}")
+# rows: the table's rows for what runs now.
+rows() {
+	row "nook (\`nook run -d\`)" "${nook_pids[@]}"
+	row "bench-supervisor (the same loop, libc and yajl only)" "${floor_pids[@]}"
+	if $have_podman; then row "conmon (podman run -d)" "${conmon_pids[@]}"; fi
+}
 
-conmon_pids=()
 if $have_podman; then
 	"$srcdir/tests/helpers/make-busybox-rootfs.sh" "$work/rootfs"
 	tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 	"${pm[@]}" import "$work/rootfs.tar" localhost/bench-busybox >/dev/null
-	for i in $(seq 1 "$count"); do
-		id=$("${pm[@]}" "${pmrun[@]}")
-		conmon_pids+=("$("${pm[@]}" inspect --format '{{.State.ConmonPid}}' "$id")")
-	done
 fi
-sleep 1 # let every supervisor settle into its loop
+echo "supervisor-pss.sh: one container for each supervisor, then $count" >&2
+start 1 1
+alone=$(rows)
+[ "$count" -gt 1 ] && start 2 "$count"
+together=$(rows)
 
 table=$work/table.md
 {
 	echo "<!-- supervisor-pss:begin (written by tests/bench/supervisor-pss.sh; do not edit by hand) -->"
 	echo
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores: $count idle"
-	echo "containers (\`sleep 1000\`) per supervisor, averages over the supervisors' smaps_rollup;"
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores: one idle"
+	echo "container (\`sleep 1000\`) per supervisor alone, then $count of each, averages over the"
+	echo "supervisors' smaps_rollup;"
 	echo -n "nook $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')"
 	echo " ($(ldd "$NOOK" | grep -c '=>') shared libraries)$($have_podman && echo ", $(podman --version), $(conmon --version | head -n1)")."
 	echo
 	echo "| supervisor | processes | Pss | of it anonymous | of it file-backed | Rss |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-	row "nook (\`nook run -d\`)" "${nook_pids[@]}"
-	row "bench-supervisor (the same loop, libc and yajl only)" "${floor_pids[@]}"
-	$have_podman && row "conmon (podman run -d)" "${conmon_pids[@]}"
+	echo "$alone"
+	[ "$count" -gt 1 ] && echo "$together"
 	echo
 	echo "Exact commands, each run $count times (\`\$WORK\` is the temp dir, \`\$I\` the container's number):"
 	echo
