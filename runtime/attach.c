@@ -179,6 +179,13 @@ static int send_now(struct session *s, char type, const void *p, size_t len,
 {
   int r = sup_packet_send(s->sock, type, p, len, MSG_DONTWAIT);
 
+  /* The supervisor is gone (it sends the exit status, then closes): what was not sent is
+   * dropped, and the packets still queued for us, the exit status among them, are read next. */
+  if (r == -EPIPE || r == -ECONNRESET)
+    {
+      s->stdin_done = true;
+      return 0;
+    }
   if (r < 0 && r != -EAGAIN)
     return nook_error_set(err, -r, "send to the container's supervisor");
   return r;
@@ -277,6 +284,15 @@ static int on_message(struct session *s, struct nook_error **err)
   do
     n = recv(s->sock, s->buf, sizeof(s->buf), 0);
   while (n < 0 && errno == EINTR);
+  /* A supervisor that closes with a packet of ours unread (a resize sent as the container
+   * exited) makes the kernel report ECONNRESET once, before the packets it had sent: the exit
+   * status is still there to read.  The peer is gone, so this recv does not block. */
+  if (n < 0 && errno == ECONNRESET)
+    {
+      n = recv(s->sock, s->buf, sizeof(s->buf), MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN)
+        errno = ECONNRESET;
+    }
   if (n < 0)
     return nook_error_set(err, errno, "receive from the container's supervisor");
   if (n == 0)
