@@ -291,8 +291,9 @@ static int setup_terminal(const struct nook_init_args *a, struct nook_error **er
   const struct nook_process *p = a->spec->process;
   _cleanup_free_ char *slave = NULL;
 
+  /* Without a pty, the stdio may be the caller's terminal: not the container's to control. */
   if (!p->terminal)
-    return 0;
+    return nook_terminal_new_session(err);
   if (a->console_fd < 0)
     return nook_error_setx(err, EINVAL, "process.terminal is true but there is no console "
                                        "socket (use --console-socket)");

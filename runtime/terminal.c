@@ -63,14 +63,21 @@ int nook_terminal_relay_begin(int relay_fd, int *ret_master, struct termios *sav
   return 0;
 }
 
+int nook_terminal_new_session(struct nook_error **err)
+{
+  /* Already a session leader (setsid fails with EPERM then) is fine. */
+  if (setsid() < 0 && getsid(0) != getpid())
+    return nook_error_set(err, errno, "setsid");
+  return 0;
+}
+
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
                                      struct nook_error **err)
 {
   _cleanup_close_ int fd = -1;
 
-  /* Already a session leader (setsid fails with EPERM then) is fine. */
-  if (setsid() < 0 && getsid(0) != getpid())
-    return nook_error_set(err, errno, "setsid");
+  if (nook_terminal_new_session(err) < 0)
+    return -1;
   fd = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
     return nook_error_set(err, errno, "open the pty `%s`", slave_path);

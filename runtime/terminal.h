@@ -22,6 +22,13 @@ int nook_terminal_open_send(int console_fd, char **ret_slave_path, struct nook_e
 int nook_terminal_relay_begin(int relay_fd, int *ret_master, struct termios *saved, bool *ret_raw,
                               struct nook_error **err);
 
+/* Makes the calling process the leader of a new session without a controlling terminal (as
+ * runc's nsexec does for every container process): a terminal the caller passed as stdio is
+ * then not the process's controlling terminal, so the process cannot push input into it with
+ * ioctl(TIOCSTI) without CAP_SYS_ADMIN.  Being a session leader already is fine; other setsid
+ * errors are returned (EPERM for a process group leader). */
+int nook_terminal_new_session(struct nook_error **err);
+
 /* Makes the pty slave at slave_path the controlling terminal of the calling process (setsid,
  * TIOCSCTTY) and its stdin/stdout/stderr; applies width x height when both are non-zero. */
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
