@@ -279,20 +279,13 @@ static int on_stdin(struct session *s, struct nook_error **err)
 
 static int on_message(struct session *s, struct nook_error **err)
 {
+  struct iovec iov = { .iov_base = s->buf, .iov_len = sizeof(s->buf) };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
   ssize_t n;
 
-  do
-    n = recv(s->sock, s->buf, sizeof(s->buf), 0);
-  while (n < 0 && errno == EINTR);
-  /* A supervisor that closes with a packet of ours unread (a resize sent as the container
-   * exited) makes the kernel report ECONNRESET once, before the packets it had sent: the exit
-   * status is still there to read.  The peer is gone, so this recv does not block. */
-  if (n < 0 && errno == ECONNRESET)
-    {
-      n = recv(s->sock, s->buf, sizeof(s->buf), MSG_DONTWAIT);
-      if (n < 0 && errno == EAGAIN)
-        errno = ECONNRESET;
-    }
+  /* The supervisor sends the exit status and closes, maybe with a resize of ours unread: the
+   * status is read on after the ECONNRESET that causes. */
+  n = nook_unix_recvmsg(s->sock, &mh, 0);
   if (n < 0)
     return nook_error_set(err, errno, "receive from the container's supervisor");
   if (n == 0)

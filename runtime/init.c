@@ -50,11 +50,10 @@ int nook_sync_recv(int fd, struct nook_sync_msg *msg, char *text, size_t text_si
                    struct nook_error **err)
 {
   char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX];
-  ssize_t n;
+  struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  ssize_t n = nook_unix_recvmsg(fd, &mh, 0);
 
-  do
-    n = recv(fd, buf, sizeof(buf), 0);
-  while (n < 0 && errno == EINTR);
   if (n < 0)
     return nook_error_set(err, errno, "sync: receive");
   if (n == 0)

@@ -5,6 +5,7 @@
 #define NOOK_TERMINAL_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include "common/error.h"
 
@@ -41,6 +42,11 @@ int nook_unix_connect(const char *path, const char *what, struct nook_error **er
 /* Connects to the unix socket at path and sends fd with SCM_RIGHTS, with name as the message
  * payload (runc sends the pty's path). */
 int nook_console_socket_send(const char *path, int fd, const char *name, struct nook_error **err);
+
+/* recvmsg(2) on a unix socket, again on EINTR; after an ECONNRESET (the peer closed with
+ * packets of ours unread) once more, as the packets the peer sent before it closed are still
+ * queued.  Returns what recvmsg returns, errno set on -1. */
+ssize_t nook_unix_recvmsg(int sock, struct msghdr *msg, int flags);
 
 /* Sends / receives one fd with SCM_RIGHTS over a connected unix socket, with a payload. */
 int nook_unix_send_fd(int sock, int fd, const void *data, size_t len, struct nook_error **err);
