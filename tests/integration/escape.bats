@@ -375,3 +375,46 @@ outside-bnd
 	outside_is_untouched "$outside"
 	state_root_is_empty
 }
+
+@test "escape: a read-only bind whose destination is swapped while the container starts stays read-only" {
+	local rootfs=$BUNDLE/rootfs n ok=0 failed=0
+	# The flags of a bind take a remount after the mount.  rootfs/swap (a directory) and
+	# rootfs/swap.alt (a symlink to "other", where a tmpfs is mounted on other/bnd) are
+	# exchanged in a loop: a remount that resolved /swap/bnd again would find that tmpfs,
+	# make it read-only and leave the bind of the host's directory writable.
+	mkdir -p "$TEST_DIR/src" "$rootfs/swap/bnd" "$rootfs/other/bnd"
+	ln -s other "$rootfs/swap.alt"
+	update_config '.mounts += [
+		{destination: "/other/bnd", type: "tmpfs", source: "tmpfs", options: ["nosuid"]},
+		{destination: "/swap/bnd", type: "bind", source: $src, options: ["bind", "ro"]}]' \
+		--arg src "$TEST_DIR/src"
+	# through whichever name leads to the bind at the moment
+	set_args sh -c 'for d in /swap /swap.alt /other; do touch $d/bnd/written 2>/dev/null; done; true'
+
+	python3 -c "$SWAPPER_PY" "$rootfs" swap swap.alt "$TEST_DIR/swaps" 3>&- &
+	SWAPPER_PID=$!
+	on_teardown stop_swapper
+	SECONDS=0
+	for ((n = 0; n < 100 && SECONDS < 20; n++)); do
+		run --separate-stderr runtime run --bundle "$BUNDLE" robind$n </dev/null
+		if [ "$status" -eq 0 ]; then
+			ok=$((ok + 1))
+		else
+			assert_failure
+			assert_one_line_error "/swap/bnd"
+			failed=$((failed + 1))
+			printf '%s\n' "${stderr#*: }" >>"$TEST_DIR/errors"
+			runtime delete --force robind$n >/dev/null 2>&1 || true
+		fi
+		if [ -e "$TEST_DIR/src/written" ]; then
+			echo "run $n wrote to the read-only bind's source" >&2
+			return 1
+		fi
+	done
+	stop_swapper
+	echo "# $n runs ($ok ok, $failed failed) against $(cat "$TEST_DIR/swaps") swaps" >&3
+	[ ! -e "$TEST_DIR/errors" ] || sed 's/t\.[A-Za-z0-9]*/t.X/' "$TEST_DIR/errors" | sort | uniq -c |
+		sed 's/^/#   /' >&3
+	[ "$ok" -gt 0 ]
+	state_root_is_empty
+}
