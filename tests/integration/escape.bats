@@ -23,7 +23,10 @@
 #   the rootfs: the destination is resolved inside the root to an O_PATH fd
 #   (runtime/rootfs-resolve.c rootfs_resolve_root_open, openat2 RESOLVE_IN_ROOT or
 #   walk_in_root) and mount(2) is made on /proc/self/fd/N of that fd
-#   (rootfs_resolve_mount_on_fd), never on a path a later swap could redirect.
+#   (rootfs_resolve_mount_on_fd), never on a path a later swap could redirect.  The remount
+#   that applies a bind's flags must resolve the destination again (the fd is below the new
+#   mount): runtime/rootfs.c mount_finish checks that it reached the bind's root (the source's
+#   device and inode), else the run fails, so a read-only bind is never left writable.
 # The non-race symlink cases are in mounts.bats ("a mount destination through a symlink ...").
 
 load helpers
