@@ -318,8 +318,59 @@ outside_is_untouched() {
 	[ "$(cat "$1/mnt/marker" "$1/bnd/marker")" = "$(printf 'outside-mnt\noutside-bnd')" ]
 }
 
+# race_runs NAME MENTION ON_OK AFTER: exchange rootfs/swap and rootfs/swap.alt in a loop
+# while the bundle runs as NAME0, NAME1, ... (100 runs or 20 s); the function ON_OK checks the
+# $output of a run that succeeds, one that fails must fail with one line naming MENTION, and
+# the function AFTER runs after each.  Prints what happened; fails when no run succeeded.
+race_runs() {
+	local name=$1 mention=$2 on_ok=$3 after=$4 n ok=0 failed=0
+	python3 -c "$SWAPPER_PY" "$BUNDLE/rootfs" swap swap.alt "$TEST_DIR/swaps" 3>&- &
+	SWAPPER_PID=$!
+	on_teardown stop_swapper
+	SECONDS=0
+	for ((n = 0; n < 100 && SECONDS < 20; n++)); do
+		run --separate-stderr runtime run --bundle "$BUNDLE" "$name$n" </dev/null
+		if [ "$status" -eq 0 ]; then
+			"$on_ok"
+			ok=$((ok + 1))
+		else
+			# a run that lost the race fails with one clear line naming the mount
+			assert_failure
+			assert_one_line_error "$mention"
+			failed=$((failed + 1))
+			printf '%s\n' "${stderr#*: }" >>"$TEST_DIR/errors"
+			runtime delete --force "$name$n" >/dev/null 2>&1 || true
+		fi
+		"$after"
+	done
+	stop_swapper
+	echo "# $n runs ($ok ok, $failed failed) against $(cat "$TEST_DIR/swaps") swaps" >&3
+	[ ! -e "$TEST_DIR/errors" ] || sed 's/t\.[A-Za-z0-9]*/t.X/' "$TEST_DIR/errors" | sort | uniq -c |
+		sed 's/^/#   /' >&3
+	[ "$ok" -gt 0 ]
+}
+
+# race_ok, outside_untouched: the checks of a run of the test below.
+race_ok() {
+	assert_output "outside-mnt
+outside-bnd
+0
+2"
+}
+outside_untouched() {
+	outside_is_untouched "$TEST_DIR/outside"
+}
+
+# source_unwritten: the test below wrote nothing to its read-only bind's source.
+source_unwritten() {
+	if [ -e "$TEST_DIR/src/written" ]; then
+		echo "a run wrote to the read-only bind's source" >&2
+		return 1
+	fi
+}
+
 @test "escape: a mount destination swapped between a dir and a symlink out of the rootfs never lands outside" {
-	local outside=$TEST_DIR/outside rootfs=$BUNDLE/rootfs n runs=0 ok=0 failed=0 swaps
+	local outside=$TEST_DIR/outside rootfs=$BUNDLE/rootfs
 	# The target a naive (path string) mount would reach: $TEST_DIR/outside on the host, with
 	# a marker in each dir a mount would hide.
 	mkdir -p "$outside/mnt" "$outside/bnd" "$TEST_DIR/src"
@@ -344,43 +395,15 @@ outside_is_untouched() {
 		grep -c " /hostview/" /proc/self/mountinfo;
 		grep -cE " /(swap|swap\.alt|outside)/(mnt|bnd) " /proc/self/mountinfo'
 
-	python3 -c "$SWAPPER_PY" "$rootfs" swap swap.alt "$TEST_DIR/swaps" 3>&- &
-	SWAPPER_PID=$!
-	on_teardown stop_swapper
-	SECONDS=0
-	for ((n = 0; n < 100 && SECONDS < 20; n++)); do
-		runs=$((runs + 1))
-		run --separate-stderr runtime run --bundle "$BUNDLE" race$n </dev/null
-		if [ "$status" -eq 0 ]; then
-			# both markers seen through /hostview, nothing mounted below it, both mounts inside
-			assert_output "outside-mnt
-outside-bnd
-0
-2"
-			ok=$((ok + 1))
-		else
-			# a run that lost the race fails with one clear line naming the mount
-			assert_failure
-			assert_one_line_error "/swap/"
-			failed=$((failed + 1))
-			printf '%s\n' "${stderr#*: }" >>"$TEST_DIR/errors"
-			runtime delete --force race$n >/dev/null 2>&1 || true
-		fi
-		outside_is_untouched "$outside"
-	done
-	stop_swapper
-	swaps=$(cat "$TEST_DIR/swaps")
-	echo "# $runs runs ($ok ok, $failed failed) against $swaps swaps" >&3
-	[ ! -e "$TEST_DIR/errors" ] || sed 's/t\.[A-Za-z0-9]*/t.X/' "$TEST_DIR/errors" | sort | uniq -c |
-		sed 's/^/#   /' >&3
-	[ "$swaps" -gt 0 ]
-	[ "$ok" -gt 0 ]
+	# a run that succeeds saw both markers through /hostview, nothing mounted below it, and
+	# both mounts inside the rootfs; after each, the host's directory is untouched
+	race_runs race /swap/ race_ok outside_untouched
 	outside_is_untouched "$outside"
 	state_root_is_empty
 }
 
 @test "escape: a read-only bind whose destination is swapped while the container starts stays read-only" {
-	local rootfs=$BUNDLE/rootfs n ok=0 failed=0
+	local rootfs=$BUNDLE/rootfs
 	# The flags of a bind take a remount after the mount.  rootfs/swap (a directory) and
 	# rootfs/swap.alt (a symlink to "other", where a tmpfs is mounted on other/bnd) are
 	# exchanged in a loop: a remount that resolved /swap/bnd again would find that tmpfs,
@@ -394,30 +417,6 @@ outside-bnd
 	# through whichever name leads to the bind at the moment
 	set_args sh -c 'for d in /swap /swap.alt /other; do touch $d/bnd/written 2>/dev/null; done; true'
 
-	python3 -c "$SWAPPER_PY" "$rootfs" swap swap.alt "$TEST_DIR/swaps" 3>&- &
-	SWAPPER_PID=$!
-	on_teardown stop_swapper
-	SECONDS=0
-	for ((n = 0; n < 100 && SECONDS < 20; n++)); do
-		run --separate-stderr runtime run --bundle "$BUNDLE" robind$n </dev/null
-		if [ "$status" -eq 0 ]; then
-			ok=$((ok + 1))
-		else
-			assert_failure
-			assert_one_line_error "/swap/bnd"
-			failed=$((failed + 1))
-			printf '%s\n' "${stderr#*: }" >>"$TEST_DIR/errors"
-			runtime delete --force robind$n >/dev/null 2>&1 || true
-		fi
-		if [ -e "$TEST_DIR/src/written" ]; then
-			echo "run $n wrote to the read-only bind's source" >&2
-			return 1
-		fi
-	done
-	stop_swapper
-	echo "# $n runs ($ok ok, $failed failed) against $(cat "$TEST_DIR/swaps") swaps" >&3
-	[ ! -e "$TEST_DIR/errors" ] || sed 's/t\.[A-Za-z0-9]*/t.X/' "$TEST_DIR/errors" | sort | uniq -c |
-		sed 's/^/#   /' >&3
-	[ "$ok" -gt 0 ]
+	race_runs robind /swap/bnd true source_unwritten
 	state_root_is_empty
 }
