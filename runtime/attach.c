@@ -179,6 +179,13 @@ static int send_now(struct session *s, char type, const void *p, size_t len,
 {
   int r = sup_packet_send(s->sock, type, p, len, MSG_DONTWAIT);
 
+  /* The supervisor is gone (it sends the exit status, then closes): what was not sent is
+   * dropped, and the packets still queued for us, the exit status among them, are read next. */
+  if (r == -EPIPE || r == -ECONNRESET)
+    {
+      s->stdin_done = true;
+      return 0;
+    }
   if (r < 0 && r != -EAGAIN)
     return nook_error_set(err, -r, "send to the container's supervisor");
   return r;
@@ -272,11 +279,13 @@ static int on_stdin(struct session *s, struct nook_error **err)
 
 static int on_message(struct session *s, struct nook_error **err)
 {
+  struct iovec iov = { .iov_base = s->buf, .iov_len = sizeof(s->buf) };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
   ssize_t n;
 
-  do
-    n = recv(s->sock, s->buf, sizeof(s->buf), 0);
-  while (n < 0 && errno == EINTR);
+  /* The supervisor sends the exit status and closes, maybe with a resize of ours unread: the
+   * status is read on after the ECONNRESET that causes. */
+  n = nook_unix_recvmsg(s->sock, &mh, 0);
   if (n < 0)
     return nook_error_set(err, errno, "receive from the container's supervisor");
   if (n == 0)

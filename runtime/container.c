@@ -127,14 +127,28 @@ static int run_runtime_hooks(struct spawn *s, struct nook_error **err)
   return nook_hooks_run(h->create_runtime, h->n_create_runtime, "createRuntime", state, err);
 }
 
+/* The init is gone before nook learnt about it: it failed early (a mount), and its error is
+ * likely queued on the sync socket already; that error says more than its absence. */
+static int init_gone(struct spawn *s, int errnum, struct nook_error **err)
+{
+  struct pollfd p = { .fd = s->sync_fd, .events = POLLIN };
+  struct nook_sync_msg m;
+  char text[NOOK_SYNC_TEXT_MAX];
+
+  if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)
+      && nook_sync_recv(s->sync_fd, &m, text, sizeof(text), NULL) == 0 && m.type == NOOK_SYNC_ERROR)
+    return nook_error_setx(err, m.value > 0 ? m.value : EIO, "%s", text);
+  return nook_error_setx(err, errnum, "the container's init exited during setup");
+}
+
 static int learn_init(struct spawn *s, pid_t pid, struct nook_error **err)
 {
   s->st.pid = pid;
   s->init_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (s->init_pidfd < 0)
-    return nook_error_setx(err, errno, "the container's init exited during setup");
+    return init_gone(s, errno, err);
   if (nook_proc_start_time(pid, &s->st.pid_start) < 0)
-    return nook_error_setx(err, ESRCH, "the container's init exited during setup");
+    return init_gone(s, ESRCH, err);
   return 0;
 }
 

@@ -326,6 +326,8 @@ static _noreturn_ void exec_process(struct exec *x)
                  < 0)
         nook_init_fail(x->sync_fd, err, 1);
     }
+  else if (nook_terminal_new_session(&err) < 0) /* as for the init (init.c, setup_terminal) */
+    nook_init_fail(x->sync_fd, err, 1);
   if (nook_init_finish_process(&a, &err) < 0)
     nook_init_fail(x->sync_fd, err, 1);
   nook_init_exec_process(&a);

@@ -51,11 +51,10 @@ int nook_sync_recv(int fd, struct nook_sync_msg *msg, char *text, size_t text_si
                    struct nook_error **err)
 {
   char buf[sizeof(struct nook_sync_msg) + NOOK_SYNC_TEXT_MAX];
-  ssize_t n;
+  struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  ssize_t n = nook_unix_recvmsg(fd, &mh, 0);
 
-  do
-    n = recv(fd, buf, sizeof(buf), 0);
-  while (n < 0 && errno == EINTR);
   if (n < 0)
     return nook_error_set(err, errno, "sync: receive");
   if (n == 0)
@@ -292,8 +291,9 @@ static int setup_terminal(const struct nook_init_args *a, struct nook_error **er
   const struct nook_process *p = a->spec->process;
   _cleanup_free_ char *slave = NULL;
 
+  /* Without a pty, the stdio may be the caller's terminal: not the container's to control. */
   if (!p->terminal)
-    return 0;
+    return nook_terminal_new_session(err);
   if (a->console_fd < 0)
     return nook_error_setx(err, EINVAL, "process.terminal is true but there is no console "
                                        "socket (use --console-socket)");

@@ -309,6 +309,7 @@ struct mnt_job
   char *rel;  /* the clean destination, relative to the root */
   char *what; /* "mount `SOURCE` on `DESTINATION`": every error starts with it */
   struct mount_req req;
+  const struct stat *root; /* a bind: its source, the root the new mount must have */
 };
 
 static bool spec_owns_ns(const struct nook_spec *spec, enum nook_ns_type type)
@@ -327,12 +328,19 @@ static int mount_finish(struct mnt_job *j, bool remount, struct nook_error **err
 {
   unsigned long set = j->req.f.flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
   _cleanup_close_ int fd = -1;
+  struct stat st;
 
   remount = remount && (set || j->req.f.clear_flags);
   if (!remount && !j->req.f.propagation && !j->req.attr_set && !j->req.attr_clr)
     return 0;
   if (rootfs_resolve_root_open(j->rootfd, j->rel, OPEN_EXISTING, &fd, err) < 0)
     return nook_error_prefix(err, "%s", j->what);
+  /* A path of the rootfs renamed meanwhile would lead elsewhere: to another mount, which would
+   * get the flags meant for this bind (a read-only bind left writable). */
+  if (j->root && (fstat(fd, &st) < 0 || st.st_dev != j->root->st_dev || st.st_ino != j->root->st_ino))
+    return nook_error_setx(err, EBUSY, "%s: the destination changed while it was mounted (a rename "
+                                       "in the rootfs?)",
+                           j->what);
   if (remount && rootfs_resolve_remount_bind(fd, NULL, set, j->req.f.clear_flags, j->what, err) < 0)
     return -1;
   if (j->req.f.propagation)
@@ -372,6 +380,7 @@ static int mount_bind(struct mnt_job *j, const char *source, struct nook_error *
                                  j->what, err)
       < 0)
     return -1;
+  j->root = &st;
   return mount_finish(j, true, err);
 }
 
@@ -390,6 +399,7 @@ static int mount_idmapped(struct mnt_job *j, int tree_fd, struct nook_error **er
     return nook_error_prefix(err, "%s", j->what);
   if (rootfs_idmap_attach(tree_fd, fd, j->what, err) < 0)
     return -1;
+  j->root = &st;
   return mount_finish(j, true, err);
 }
 

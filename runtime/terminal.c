@@ -63,14 +63,21 @@ int nook_terminal_relay_begin(int relay_fd, int *ret_master, struct termios *sav
   return 0;
 }
 
+int nook_terminal_new_session(struct nook_error **err)
+{
+  /* Already a session leader (setsid fails with EPERM then) is fine. */
+  if (setsid() < 0 && getsid(0) != getpid())
+    return nook_error_set(err, errno, "setsid");
+  return 0;
+}
+
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
                                      struct nook_error **err)
 {
   _cleanup_close_ int fd = -1;
 
-  /* Already a session leader (setsid fails with EPERM then) is fine. */
-  if (setsid() < 0 && getsid(0) != getpid())
-    return nook_error_set(err, errno, "setsid");
+  if (nook_terminal_new_session(err) < 0)
+    return -1;
   fd = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
     return nook_error_set(err, errno, "open the pty `%s`", slave_path);
@@ -193,6 +200,25 @@ static int take_first_fd(struct msghdr *msg)
   return first;
 }
 
+ssize_t nook_unix_recvmsg(int sock, struct msghdr *msg, int flags)
+{
+  ssize_t n;
+
+  do
+    n = recvmsg(sock, msg, flags);
+  while (n < 0 && errno == EINTR);
+  /* A peer that closed with a packet of ours unread sets ECONNRESET on this socket, and a
+   * SOCK_SEQPACKET recv reports it before the packets the peer sent before it closed (an error
+   * message, an exit status): those are read on.  The peer is gone: this recv cannot block. */
+  if (n < 0 && errno == ECONNRESET)
+    {
+      n = recvmsg(sock, msg, flags | MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN)
+        errno = ECONNRESET;
+    }
+  return n;
+}
+
 int nook_unix_recv_fd(int sock, int *ret_fd, void *data, size_t len, struct nook_error **err)
 {
   union fd_cmsg ctl;
@@ -207,9 +233,7 @@ int nook_unix_recv_fd(int sock, int *ret_fd, void *data, size_t len, struct nook
   _cleanup_close_ int fd = -1;
   ssize_t n;
 
-  do
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  n = nook_unix_recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   if (n < 0)
     return nook_error_set(err, errno, "receive fd");
   fd = take_first_fd(&msg);

@@ -5,6 +5,7 @@
 #define NOOK_TERMINAL_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include "common/error.h"
 
@@ -22,6 +23,13 @@ int nook_terminal_open_send(int console_fd, char **ret_slave_path, struct nook_e
 int nook_terminal_relay_begin(int relay_fd, int *ret_master, struct termios *saved, bool *ret_raw,
                               struct nook_error **err);
 
+/* Makes the calling process the leader of a new session without a controlling terminal (as
+ * runc's nsexec does for every container process): a terminal the caller passed as stdio is
+ * then not the process's controlling terminal, so the process cannot push input into it with
+ * ioctl(TIOCSTI) without CAP_SYS_ADMIN.  Being a session leader already is fine; other setsid
+ * errors are returned (EPERM for a process group leader). */
+int nook_terminal_new_session(struct nook_error **err);
+
 /* Makes the pty slave at slave_path the controlling terminal of the calling process (setsid,
  * TIOCSCTTY) and its stdin/stdout/stderr; applies width x height when both are non-zero. */
 int nook_terminal_become_controlling(const char *slave_path, unsigned height, unsigned width,
@@ -34,6 +42,11 @@ int nook_unix_connect(const char *path, const char *what, struct nook_error **er
 /* Connects to the unix socket at path and sends fd with SCM_RIGHTS, with name as the message
  * payload (runc sends the pty's path). */
 int nook_console_socket_send(const char *path, int fd, const char *name, struct nook_error **err);
+
+/* recvmsg(2) on a unix socket, again on EINTR; after an ECONNRESET (the peer closed with
+ * packets of ours unread) once more, as the packets the peer sent before it closed are still
+ * queued.  Returns what recvmsg returns, errno set on -1. */
+ssize_t nook_unix_recvmsg(int sock, struct msghdr *msg, int flags);
 
 /* Sends / receives one fd with SCM_RIGHTS over a connected unix socket, with a payload. */
 int nook_unix_send_fd(int sock, int fd, const void *data, size_t len, struct nook_error **err);

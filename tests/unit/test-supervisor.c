@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "runtime/init.h"
 #include "runtime/supervisor-internal.h"
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
@@ -855,6 +856,39 @@ static void test_attach_run(void)
   seen_free(&s);
 }
 
+/* A peer that sends its last packet and closes with one of ours unread: the kernel reports
+ * ECONNRESET first on a SOCK_SEQPACKET socket, the packet must still be read (the supervisor's
+ * exit status, the init's error). */
+static void test_recv_after_reset(void)
+{
+  struct nook_error *err = NULL;
+  char buf[32] = "";
+  struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  int sp[2];
+
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    abort();
+  send(sp[0], "resize", 6, 0);
+  send(sp[1], "exit-status", 11, 0);
+  close(sp[1]);
+  tap_is_int((int)nook_unix_recvmsg(sp[0], &mh, 0), 11, "recv after a reset: the queued packet");
+  tap_is_str(buf, "exit-status", "... whole");
+  tap_is_int((int)nook_unix_recvmsg(sp[0], &mh, 0), 0, "... then the end");
+  close(sp[0]);
+
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    abort();
+  nook_sync_send(sp[0], NOOK_SYNC_START, 0, NULL, NULL);
+  nook_sync_send(sp[1], NOOK_SYNC_ERROR, ENOENT, "mount `tmpfs` on `/x`: open `/x`", NULL);
+  close(sp[1]);
+  tap_ok(nook_sync_expect(sp[0], NOOK_SYNC_START, NULL, &err) < 0 && err
+             && streq(err->msg, "mount `tmpfs` on `/x`: open `/x`") && err->errnum == ENOENT,
+         "sync: the init's error is read after a reset, not \"exited during setup\"");
+  nook_error_free(err);
+  close(sp[0]);
+}
+
 /* ---- spawn: the binary re-executes itself as the supervisor -----------------------------------
  */
 
@@ -951,6 +985,7 @@ int main(int argc, char **argv)
   test_supervisor_killed();
   test_tty();
   test_attach_run();
+  test_recv_after_reset();
   test_spawn();
   test_slow_client();
   nook_rm_rf_at(AT_FDCWD, tmpdir, NULL);
