@@ -1,8 +1,9 @@
 #!/bin/bash
-# run-100.sh [--count N] [--doc FILE | --no-doc]: start N (100) detached containers at once with
-# `nook run -d --net none busybox sleep 1000`, as many in parallel as there are, and time the
-# whole wave (the issue's goal: <= 2 s on 2 cores); then the average Pss of their supervisors,
-# then remove them all and time that too; a table into docs/benchmarks.md (run-100 markers).
+# run-100.sh [--count N] [--waves W] [--doc FILE | --no-doc]: W times (3), start N (100) detached
+# containers at once with `nook run -d --net none busybox sleep 1000`, as many in parallel as
+# there are, and time the whole wave (the issue's goal: <= 2 s on 2 cores); then the average
+# Pss of their supervisors, then remove them all and time that too; the medians into
+# docs/benchmarks.md (run-100 markers).
 # Run as root.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ srcdir=${NOOK_SRCDIR:-$(cd "$here/../.." && pwd)}
 builddir=${NOOK_BUILDDIR:-$srcdir}
 NOOK=${NOOK:-$builddir/nook}
 count=100
+waves=3
 runs=0
 warmup=0
 doc=$srcdir/docs/benchmarks.md
@@ -19,6 +21,7 @@ args=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--count) count=$2; shift 2 ;;
+	--waves) waves=$2; shift 2 ;;
 	*) args+=("$1"); shift ;;
 	esac
 done
@@ -42,25 +45,40 @@ now() { date +%s.%N; }
 # The image is imported once, before the clock starts.
 "${nk[@]}" run --rm --net none --cgroup-parent "$tag" busybox true
 
-t0=$(now)
-seq 1 "$count" | xargs -P "$count" -I{} "${nk[@]}" run -d --net none --cgroup-parent "$tag" \
-	--name "c{}" busybox sleep 1000 >"$work/ids" 2>"$work/errors" || true
-t1=$(now)
-started=$(grep -c . "$work/ids" || true)
-[ "$started" = "$count" ] || { echo "run-100.sh: only $started of $count started:" >&2; head "$work/errors" >&2; exit 1; }
+# wave: one wave of $count starts, the Pss of their supervisors, and their removal; appends the
+# start and removal times (s) to $work/starts and $work/removes, the average Pss to $work/pss.
+wave() {
+	local t0 t1 t2 t3 started left pss=0 id spid
+	t0=$(now)
+	seq 1 "$count" | xargs -P "$count" -I{} "${nk[@]}" run -d --net none --cgroup-parent "$tag" \
+		--name "c{}" busybox sleep 1000 >"$work/ids" 2>"$work/errors" || true
+	t1=$(now)
+	started=$(grep -c . "$work/ids" || true)
+	[ "$started" = "$count" ] || { echo "run-100.sh: only $started of $count started:" >&2; head "$work/errors" >&2; exit 1; }
+	sleep 3 # the supervisors settle into their idle loops (runtime/supervisor.c, TRIM_DELAY_MS)
+	while read -r id; do
+		spid=$(jq -r .supervisorPid "$work/storage/containers/$id/status.json")
+		pss=$((pss + $(awk '/^Pss:/ { print $2 }' "/proc/$spid/smaps_rollup")))
+	done <"$work/ids"
+	t2=$(now)
+	xargs -P "$count" -n 1 "${nk[@]}" rm -f <"$work/ids" >/dev/null
+	t3=$(now)
+	left=$(find "$work/storage/containers" -mindepth 1 -maxdepth 1 | wc -l)
+	[ "$left" = 0 ] || { echo "run-100.sh: $left containers left after rm -f" >&2; exit 1; }
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >>"$work/starts"
+	awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f\n", b - a }' >>"$work/removes"
+	echo $((pss / count)) >>"$work/pss"
+}
 
-sleep 1 # the supervisors settle into their loops
-pss=0
-while read -r id; do
-	spid=$(jq -r .supervisorPid "$work/storage/containers/$id/status.json")
-	pss=$((pss + $(awk '/^Pss:/ { print $2 }' "/proc/$spid/smaps_rollup")))
-done <"$work/ids"
+# median FILE: the median of the numbers in FILE, one a line.
+median() {
+	sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
-t2=$(now)
-xargs -P "$count" -n 1 "${nk[@]}" rm -f <"$work/ids" >/dev/null
-t3=$(now)
-left=$(find "$work/storage/containers" -mindepth 1 -maxdepth 1 | wc -l)
-[ "$left" = 0 ] || { echo "run-100.sh: $left containers left after rm -f" >&2; exit 1; }
+for w in $(seq 1 "$waves"); do
+	wave
+	echo "run-100.sh: wave $w: $(tail -n1 "$work/starts") s to start, $(tail -n1 "$work/removes") s to remove" >&2
+done
 
 table=$work/table.md
 {
@@ -69,11 +87,13 @@ table=$work/table.md
 	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on Linux $(uname -r), $(nproc) cores, load average"
 	echo "$(cut -d' ' -f1 /proc/loadavg) at the end; nook $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
 	echo
-	echo "| what | time |"
+	echo "| what | median |"
 	echo "| --- | ---: |"
-	echo "| $count \`nook run -d\` at once, until the last one printed its id (goal <= 2 s) | $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s |"
-	echo "| average Pss of their $count supervisors | $((pss / count)) kB |"
-	echo "| $count \`nook rm -f\` at once | $(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }') s |"
+	echo "| $count \`nook run -d\` at once, until the last one printed its id (goal <= 2 s) | $(median "$work/starts") s |"
+	echo "| average Pss of their $count supervisors | $(median "$work/pss") kB |"
+	echo "| $count \`nook rm -f\` at once | $(median "$work/removes") s |"
+	echo
+	echo "Medians of $waves waves; each wave's start times: $(paste -sd' ' "$work/starts") s."
 	echo
 	echo '```sh'
 	echo "seq 1 $count | xargs -P $count -I{} ${nk[*]} run -d --net none --cgroup-parent $tag --name c{} busybox sleep 1000"

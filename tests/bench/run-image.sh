@@ -85,6 +85,16 @@ table=$work/table.md
 		echo "| ${f%%|*} | failed: \`${f#*|}\` | | | |"
 	done
 	echo
+	# The issue's goals compare like with like: nook's --net none with podman's --network none
+	# (<= 0.2x) and nook's default bridge with podman's default network (<= 0.1x).
+	jq -r '.results | map({(.command): .median}) | add as $m |
+		def ratio(a; b): if $m[a] and $m[b] then ($m[a] / $m[b] * 100 | round / 100 | tostring) + "×" else "n/a" end;
+		"Goals, median against median: `--net none` against podman'"'"'s `--network none` " +
+		ratio("nook run --rm --net none busybox true"; "podman --runtime runc, --network none") +
+		" (goal <= 0.2×); the default bridge against podman'"'"'s default network " +
+		ratio("nook run --rm busybox true, default network"; "podman --runtime runc, default network") +
+		" (goal <= 0.1×)."' "$work/hyperfine.json"
+	echo
 	echo "Exact commands (\`\$WORK\` is the temp dir; podman's image is the busybox rootfs imported"
 	echo "with \`podman import\`, nook's the image it embeds):"
 	echo

@@ -62,6 +62,8 @@ cleanup() {
 	for d in "$work"/storage/containers/*/; do
 		[ -d "$d" ] && "${nk[@]}" rm -f "$(basename "$d")" >/dev/null 2>&1
 	done
+	# when nook itself could not run (the run failed on it): its supervisors by their arguments
+	pkill -KILL -f -- "--storage $work/storage" 2>/dev/null || true
 	grep -o "$work[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	bench_remove_cgroups
 	rm -rf --one-file-system "$work"
@@ -148,10 +150,12 @@ table=$work/table.md
 	echo "a \`nook oci run\` + \`nook oci delete\` of a busybox bundle and a \`nook exec\` into a long-lived"
 	echo "\`nook run -d\` container, whose supervisor the fds and memory columns are of.  The check fails"
 	echo "when a count grows at all or memory by more than 10% between the first and the last row."
+	echo "The Pss of one supervisor alone is higher than in the run-100 table, where 100 of them"
+	echo "share the binary's pages."
 	echo
 	echo "| $(IFS='|'; echo "${names[*]}" | sed 's/|/ | /g') |"
 	echo "|$(printf ' ---: |%.0s' "${names[@]}")"
-	sed 's/^/| /; s/ / | /g; s/$/ |/' "$work/samples"
+	sed 's/ / | /g; s/^/| /; s/$/ |/' "$work/samples"
 	echo
 	if [ ${#failed[@]} = 0 ]; then
 		echo "Nothing grew."
