@@ -408,6 +408,9 @@ source_unwritten() {
 	# rootfs/swap.alt (a symlink to "other", where a tmpfs is mounted on other/bnd) are
 	# exchanged in a loop: a remount that resolved /swap/bnd again would find that tmpfs,
 	# make it read-only and leave the bind of the host's directory writable.
+	# runc 1.1.5 (Debian 12's) remounts the path it resolves again and fails this within a
+	# few runs: a promise of nook's, not of the OCI runtime interface the runc lane checks.
+	is_nook || skip "runc 1.1 applies a bind's flags to whatever the path leads to by then"
 	mkdir -p "$TEST_DIR/src" "$rootfs/swap/bnd" "$rootfs/other/bnd"
 	ln -s other "$rootfs/swap.alt"
 	update_config '.mounts += [
