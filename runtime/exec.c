@@ -344,8 +344,8 @@ static _noreturn_ void exec_stage(struct exec *x)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (x->relay_fd >= 0)
     close(x->relay_fd);
-  if (x->cg && !nook_cgroup_clone_joins(x->cg, x->cgroup_into)
-      && nook_cgroup_enter_self(x->cg, x->cgroup_into, &err) < 0)
+  /* (a no-op where clone3 put the stage in every hierarchy: a v2 host) */
+  if (x->cg && nook_cgroup_enter_self(x->cg, x->cgroup_into, &err) < 0)
     {
       nook_error_prefix(&err, "container `%s`", x->o->id);
       nook_init_fail(x->sync_fd, err, 1);

@@ -79,6 +79,24 @@ static bool is_link_at(int dirfd, const char *name)
   return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
 }
 
+/* Makes the missing component name in dirfd: an empty file (the target of a bind of a file)
+ * when file, else a directory.  One made meanwhile (EEXIST) will do.  Returns 0, or -1 with
+ * errno set. */
+static int create_component(int dirfd, const char *name, bool file)
+{
+  int r;
+
+  if (file)
+    {
+      r = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (r >= 0)
+        close(r);
+    }
+  else
+    r = mkdirat(dirfd, name, 0755);
+  return r < 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int root_open(int rootfd, const char *rel, enum create_mode mode, int links, int *ret_fd,
                      struct nook_error **err)
 {
@@ -99,35 +117,23 @@ static int root_open(int rootfd, const char *rel, enum create_mode mode, int lin
       bool last = rel[end + strspn(rel + end, "/")] == '\0';
       _cleanup_free_ char *prefix = xstrndup(rel, end);
       _cleanup_free_ char *name = xstrndup(rel + pos, end - pos);
-      int next;
 
       if (fd < 0)
         return nook_error_set(err, errno, "open `/%s`", rel);
-      if (*name == '\0' || streq(name, ".")) /* from a link's target: "a//b", "./b" */
-        next = -2;
-      else
-        next = rootfs_resolve_open_in_root(rootfd, prefix);
-      if (next == -1 && errno == ENOENT)
+      /* a link's target may bring empty and "." components: "a//b", "./b" */
+      if (*name != '\0' && !streq(name, "."))
         {
-          int r;
-          if (is_link_at(fd, name))
-            return open_through_link(rootfd, fd, rel, pos, end, mode, links, ret_fd, err);
-          if (last && mode == CREATE_FILE)
+          int next = rootfs_resolve_open_in_root(rootfd, prefix);
+          if (next < 0 && errno == ENOENT)
             {
-              r = openat(fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-              if (r >= 0)
-                close(r);
+              if (is_link_at(fd, name))
+                return open_through_link(rootfd, fd, rel, pos, end, mode, links, ret_fd, err);
+              if (create_component(fd, name, last && mode == CREATE_FILE) < 0)
+                return nook_error_set(err, errno, "create `/%s`", prefix);
+              next = rootfs_resolve_open_in_root(rootfd, prefix);
             }
-          else
-            r = mkdirat(fd, name, 0755);
-          if (r < 0 && errno != EEXIST)
-            return nook_error_set(err, errno, "create `/%s`", prefix);
-          next = rootfs_resolve_open_in_root(rootfd, prefix);
-        }
-      if (next == -1)
-        return nook_error_set(err, errno, "open `/%s`", prefix);
-      if (next >= 0)
-        {
+          if (next < 0)
+            return nook_error_set(err, errno, "open `/%s`", prefix);
           close(fd);
           fd = next;
         }

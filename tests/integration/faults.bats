@@ -24,16 +24,8 @@ setup() {
 }
 
 fault_teardown() {
-	local d base
-	for d in "$STORAGE"/containers/*/; do
-		[ -d "$d" ] || continue
-		NOOK_TEST_TIMEOUT=20 ncli rm -f "$(basename "$d")" >/dev/null 2>&1 || true
-	done
 	registry_stop "${FAKE_PID:-}"
-	umount "$NS" 2>/dev/null || true
-	while read -r base; do
-		rmdir "$base/$CGP" 2>/dev/null || true
-	done < <(nook_cgroup_bases)
+	net_teardown
 }
 
 # assert_nothing_left: no process, mount, state dir, cgroup, veth, nft rule, lease, netns file
